@@ -1,0 +1,100 @@
+import Foundation
+
+public enum Role: String, Sendable, CaseIterable, Codable {
+    case ingest, read, admin
+
+    /// Admin implies the others.
+    public func allows(_ required: Role) -> Bool { self == .admin || self == required }
+}
+
+public struct Budget: Sendable, Equatable, Codable {
+    public enum Window: String, Sendable, Codable { case day, month }
+    public var name: String
+    public var window: Window
+    public var usd: Double
+    /// Optional filters (`service`, `operation`, `category`, `provider`, `model`): only matching spend counts.
+    public var filters: [String: String]?
+
+    public init(name: String, window: Window, usd: Double, filters: [String: String]? = nil) {
+        self.name = name
+        self.window = window
+        self.usd = usd
+        self.filters = filters
+    }
+}
+
+/// Everything `tokenmeter serve` runs with. Precedence: flags, environment, config file, defaults.
+public struct ServerConfig: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 9477
+    public var databasePath = "./tokenmeter.sqlite"
+    public var tokens: [(role: Role, token: String)] = []
+    public var metricsToken: String?
+    public var timeZone = TimeZone(identifier: "UTC")!
+    public var bodyLimitBytes = 8 * 1024 * 1024
+    public var synchronous = SQLiteStore.Synchronous.full
+    public var queueCapacity = 200_000
+    public var batchMaxRecords = 5_000
+    public var batchMaxDelay = Duration.zero
+    public var retention = RetentionPolicy()
+    public var pruneInterval = Duration.seconds(3600)
+    public var statsInterval = Duration.seconds(15)
+    public var metricsLimits = MetricsLimits()
+    public var catalogFile: String?
+    public var budgets: [Budget] = []
+    /// Units of each currency per USD (e.g. `RUB: 95.5`).
+    public var currencyRates: [String: Double] = [:]
+    public var idleTimeout = Duration.seconds(30)
+
+    public init() {}
+
+    public static func == (a: ServerConfig, b: ServerConfig) -> Bool {
+        a.host == b.host && a.port == b.port && a.databasePath == b.databasePath
+            && a.tokens.map(\.role) == b.tokens.map(\.role) && a.tokens.map(\.token) == b.tokens.map(\.token)
+            && a.metricsToken == b.metricsToken && a.timeZone == b.timeZone && a.bodyLimitBytes == b.bodyLimitBytes
+            && a.synchronous == b.synchronous && a.queueCapacity == b.queueCapacity && a.retention == b.retention
+            && a.budgets == b.budgets && a.currencyRates == b.currencyRates && a.catalogFile == b.catalogFile
+    }
+
+    public var isLoopback: Bool {
+        ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) || host.hasPrefix("127.")
+    }
+
+    /// Problems that make the configuration unusable, each one sentence a person can act on.
+    public func problems() -> [String] {
+        var problems: [String] = []
+        if tokens.isEmpty && metricsToken == nil && !isLoopback {
+            problems.append("refusing to listen on \(host) with no tokens configured: set TOKENMETER_TOKENS (e.g. ingest:abc,read:def,admin:ghi) or listen on 127.0.0.1")
+        } else if tokens.isEmpty && !isLoopback {
+            problems.append("refusing to listen on \(host) with no API tokens configured: set TOKENMETER_TOKENS")
+        }
+        if !(1...65535).contains(port) { problems.append("port \(port) is not between 1 and 65535") }
+        for (role, token) in tokens where token.count < 8 {
+            problems.append("the \(role.rawValue) token is shorter than 8 characters")
+        }
+        if let metricsToken, metricsToken.count < 8 { problems.append("the metrics token is shorter than 8 characters") }
+        if retention.rawDays < 1 || retention.minuteRollupDays < 1 || retention.hourRollupDays < 1 {
+            problems.append("retention periods must be at least 1 day")
+        }
+        if queueCapacity < 1 || batchMaxRecords < 1 { problems.append("queue_capacity and batch_max_records must be positive") }
+        for budget in budgets where !(budget.usd > 0) { problems.append("budget \(budget.name): usd must be positive") }
+        for (currency, rate) in currencyRates where !(rate > 0) { problems.append("currency rate \(currency) must be positive") }
+        return problems
+    }
+
+    /// Parses `role:token,role:token`.
+    public static func parseTokens(_ text: String) throws -> [(role: Role, token: String)] {
+        try text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { item in
+            let parts = item.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let role = Role(rawValue: parts[0]), !parts[1].isEmpty else {
+                throw ConfigError("TOKENMETER_TOKENS: '\(parts.first ?? "")…' is not role:token with role ingest, read or admin")
+            }
+            return (role, parts[1])
+        }
+    }
+}
+
+public struct ConfigError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Hummingbird
+import Logging
+import HummingbirdCore
+import NIOCore
+
+/// The long-lived parts of a running tokenmeter, built once from the configuration.
+public struct AppComponents: Sendable {
+    public let config: ServerConfig
+    public let store: SQLiteStore
+    public let pricing: PricingService
+    public let metrics: UsageMetrics
+    public let queue: WriteQueue
+    public let pipeline: IngestPipeline
+
+    /// Opens the store, loads the catalog with its persisted changes, and resumes the counters from
+    /// the store's lifetime totals so `increase()` across a restart is exact.
+    public static func open(config: ServerConfig, now: @escaping @Sendable () -> Date = Date.init) async throws -> AppComponents {
+        let store = try SQLiteStore(path: config.databasePath, synchronous: config.synchronous)
+        let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store)
+        let metrics = UsageMetrics(limits: config.metricsLimits)
+        for totals in try await store.lifetimeTotals() { metrics.add(totals) }
+        metrics.setPending(try await store.pendingCounts().map { ($0.service, $0.operation, $0.model, $0.count) })
+        let queue = WriteQueue(capacity: config.queueCapacity)
+        let normalizer = RecordNormalizer(maxAge: Double(config.retention.rawDays) * 86400, now: now)
+        let pipeline = IngestPipeline(normalizer: normalizer, pricing: pricing, queue: queue, metrics: metrics)
+        return AppComponents(config: config, store: store, pricing: pricing, metrics: metrics, queue: queue, pipeline: pipeline)
+    }
+}
+
+public func buildRouter(_ components: AppComponents) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: JSONErrorMiddleware())
+    router.add(middleware: AuthMiddleware(tokens: components.config.tokens, metricsToken: components.config.metricsToken))
+    OperationsController(metrics: components.metrics, store: components.store, queue: components.queue).addRoutes(to: router)
+    router.addRoutes(UsageController(pipeline: components.pipeline, store: components.store,
+                                     bodyLimit: components.config.bodyLimitBytes).endpoints, atPath: "/v1/usage")
+    router.addRoutes(PricesController(pricing: components.pricing).endpoints, atPath: "/v1/prices")
+    ReportsController(source: components.store, config: components.config, pricing: components.pricing).addRoutes(to: router)
+    return router
+}
+
+/// The whole service: HTTP server plus the batch writer, pruner and gauge refresher, under one
+/// service group (graceful shutdown on SIGTERM/SIGINT: the server stops first, then the writer
+/// commits what is queued).
+public func buildApplication(_ components: AppComponents, logger: Logger) throws -> some ApplicationProtocol {
+    let config = components.config
+    let problems = config.problems()
+    guard problems.isEmpty else { throw ConfigError(problems.joined(separator: "; ")) }
+    let writer = BatchWriter(queue: components.queue, store: components.store, metrics: components.metrics,
+                             maxBatchRecords: config.batchMaxRecords, maxDelay: config.batchMaxDelay, logger: logger)
+    let pruner = RetentionPruner(store: components.store, retention: config.retention, interval: config.pruneInterval,
+                                 metrics: components.metrics, logger: logger)
+    let refresher = StoreGaugeRefresher(store: components.store, metrics: components.metrics, config: config, logger: logger)
+    var http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(config.idleTimeout.components.seconds)))
+    http1.httpDecoder = .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 100)
+    return Application(
+        router: buildRouter(components),
+        server: .http1(configuration: http1),
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "tokenmeter"),
+        services: [writer, pruner, refresher],
+        logger: logger
+    )
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Hummingbird
+
+/// `/metrics`, `/healthz` and `/readyz`.
+struct OperationsController<Context: RequestContext> {
+    let metrics: UsageMetrics
+    let store: any UsageStore
+    let queue: WriteQueue
+
+    func addRoutes(to router: Router<Context>) {
+        router.get("metrics", use: scrape)
+        router.get("healthz") { _, _ in JSONResponse.make(["status": "ok"]) }
+        router.get("readyz", use: ready)
+    }
+
+    /// Prometheus text format 0.0.4, or OpenMetrics 1.0 when the scraper asks for it.
+    @Sendable func scrape(_ request: Request, context: Context) async throws -> Response {
+        metrics.setQueueDepth(queue.depth)
+        let text = metrics.exposition()
+        let accept = request.headers[.accept] ?? ""
+        if accept.contains("application/openmetrics-text") {
+            return Response(status: .ok, headers: [.contentType: "application/openmetrics-text; version=1.0.0; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: OpenMetrics.convert(text))))
+        }
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: text)))
+    }
+
+    /// Ready when the store takes writes.
+    @Sendable func ready(_ request: Request, context: Context) async throws -> Response {
+        do {
+            try await store.checkWritable()
+            return JSONResponse.make(["status": "ready", "queue_depth": String(queue.depth)])
+        } catch {
+            throw APIError(.serviceUnavailable, "store not writable: \(error)", headers: [.retryAfter: "5"])
+        }
+    }
+}
+
+/// Rewrites the 0.0.4 text exposition as OpenMetrics: counter families lose their `_total` suffix in
+/// `# TYPE`/`# HELP` (the samples keep it) and the output ends with `# EOF`.
+enum OpenMetrics {
+    static func convert(_ text: [UInt8]) -> [UInt8] {
+        let lines = String(decoding: text, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
+        var counters = Set<Substring>()
+        for line in lines where line.hasPrefix("# TYPE ") && line.hasSuffix(" counter") {
+            counters.insert(line.dropFirst(7).split(separator: " ").first ?? "")
+        }
+        var output = ""
+        for line in lines {
+            if line.hasPrefix("# TYPE ") || line.hasPrefix("# HELP ") {
+                let parts = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
+                if parts.count >= 3, counters.contains(parts[2]), parts[2].hasSuffix("_total") {
+                    output += "\(parts[0]) \(parts[1]) \(parts[2].dropLast(6))"
+                    if parts.count == 4 { output += " \(parts[3])" }
+                    output += "\n"
+                    continue
+                }
+            }
+            output += line + "\n"
+        }
+        output += "# EOF\n"
+        return Array(output.utf8)
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Hummingbird
+
+/// The price catalog: `GET /v1/prices[/{model}]`, `PUT`/`DELETE /v1/prices/{model}`, `POST /v1/prices/import`.
+struct PricesController<Context: RequestContext> {
+    let pricing: PricingService
+
+    var endpoints: RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
+        routes.get(use: list)
+        routes.post("import", use: importFile)
+        routes.get(":model", use: show)
+        routes.put(":model", use: put)
+        routes.delete(":model", use: delete)
+        return routes
+    }
+
+    struct CatalogResponse: Encodable {
+        var count: Int
+        var models: [PriceEntry]
+    }
+
+    /// Every entry (all versions), sorted by model.
+    @Sendable func list(_ request: Request, context: Context) async throws -> Response {
+        let entries = pricing.catalog.entries
+        return JSONResponse.make(CatalogResponse(count: entries.count, models: entries))
+    }
+
+    struct ShowResponse: Encodable {
+        var requested: String
+        var model: String
+        var versions: [PriceEntry]
+    }
+
+    /// The versions of the model a name resolves to (by the matching order of CONTRACT section 2).
+    @Sendable func show(_ request: Request, context: Context) async throws -> Response {
+        let name = try context.parameters.require("model")
+        let catalog = pricing.catalog
+        guard let model = catalog.canonicalModel(for: name) else {
+            throw APIError(.notFound, "no price matches '\(name)'; records for it are stored unpriced")
+        }
+        return JSONResponse.make(ShowResponse(requested: name, model: model, versions: catalog.versions[model] ?? []))
+    }
+
+    /// Adds or replaces the version of `{model}` with the body's `valid_from` (none: the undated version).
+    @Sendable func put(_ request: Request, context: Context) async throws -> Response {
+        let model = try context.parameters.require("model")
+        let body = try await UsageController<Context>.collect(request, limit: 1024 * 1024)
+        guard case .success(.object(var object)) = IngestBody.decode(body[...]) else {
+            throw APIError(.badRequest, "body: must be a JSON object with the price fields (input, output, …)")
+        }
+        if let given = object["model"], given != .string(model), given != .string(model.lowercased()) {
+            throw APIError(.badRequest, "model: the body names a different model than the path")
+        }
+        object["model"] = .string(model)
+        let entry: PriceEntry
+        do {
+            entry = try JSONDecoder().decode(PriceEntry.self, from: Data(JSONValue.object(object).serialized().utf8))
+        } catch let error as DecodingError {
+            throw APIError(.badRequest, error.readableDescription)
+        }
+        try await apply([.put(entry)])
+        return JSONResponse.make(entry)
+    }
+
+    /// Deletes every version of `{model}`, or the one given by `?valid_from=`.
+    @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
+        let model = try context.parameters.require("model").lowercased()
+        var validFrom: Date?
+        if let text = request.uri.queryParameters.get("valid_from") {
+            guard let date = RFC3339.parse(text) else { throw APIError(.badRequest, "valid_from: '\(text)' is not an RFC 3339 timestamp") }
+            validFrom = date
+        }
+        guard let versions = pricing.catalog.versions[model],
+              validFrom == nil || versions.contains(where: { $0.validFrom == validFrom }) else {
+            throw APIError(.notFound, "no catalog entry '\(model)'\(validFrom == nil ? "" : " with that valid_from")")
+        }
+        try await apply([.delete(model: model, validFrom: validFrom)])
+        return JSONResponse.make(["deleted": model])
+    }
+
+    struct ImportResponse: Encodable {
+        var imported: Int
+        var skipped: [String]
+    }
+
+    /// Imports LiteLLM's `model_prices_and_context_window.json` (default) or a tokenmeter catalog
+    /// (`?format=catalog`). `?valid_from=` dates every imported entry.
+    @Sendable func importFile(_ request: Request, context: Context) async throws -> Response {
+        let body = try await UsageController<Context>.collect(request, limit: 64 * 1024 * 1024)
+        var validFrom: Date?
+        if let text = request.uri.queryParameters.get("valid_from") {
+            guard let date = RFC3339.parse(text) else { throw APIError(.badRequest, "valid_from: '\(text)' is not an RFC 3339 timestamp") }
+            validFrom = date
+        }
+        let format = request.uri.queryParameters.get("format") ?? "litellm"
+        let result: LiteLLMImporter.Result
+        do {
+            result = try PriceImport.entries(from: Data(body), format: format, validFrom: validFrom, source: "import over HTTP")
+        } catch let error as CatalogError {
+            throw APIError(.badRequest, error.description)
+        }
+        guard !result.entries.isEmpty else { throw APIError(.badRequest, "the file holds no priced models") }
+        try await apply(result.entries.map(PriceChange.put))
+        return JSONResponse.make(ImportResponse(imported: result.entries.count, skipped: result.skipped))
+    }
+
+    private func apply(_ changes: [PriceChange]) async throws {
+        do {
+            try await pricing.apply(changes)
+        } catch {
+            throw APIError.overloaded("the price change could not be saved: \(error)", retryAfterSeconds: 5)
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Hummingbird
+
+/// `/v1/reports/summary`, `/v1/reports/timeseries`, `/v1/reports/monitoring`, `/v1/users/{id}/usage`.
+struct ReportsController<Context: RequestContext> {
+    let source: any ReportSource
+    let config: ServerConfig
+    let pricing: PricingService
+
+    var service: ReportService { ReportService(source: source, retention: config.retention, pricing: pricing) }
+
+    func addRoutes(to router: Router<Context>) {
+        router.get("v1/reports/summary", use: summary)
+        router.get("v1/reports/timeseries", use: timeseries)
+        router.get("v1/reports/monitoring", use: monitoring)
+        router.get("v1/users/:user_id/usage", use: userUsage)
+    }
+
+    private func parameters(_ request: Request, now: Date, defaultRange: String = "24h") throws -> ReportParameters {
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        do {
+            return try ReportParameters.parse(query, defaultTimeZone: config.timeZone, currencyRates: config.currencyRates,
+                                              now: now, defaultRange: defaultRange)
+        } catch {
+            throw APIError(.badRequest, error.description)
+        }
+    }
+
+    /// Totals and groups for a range.
+    @Sendable func summary(_ request: Request, context: Context) async throws -> Response {
+        let now = Date()
+        let p = try parameters(request, now: now)
+        let summary = try await service.summary(p, now: now)
+        if p.csv { return CSVReport.response(CSVReport.summary(summary)) }
+        return JSONResponse.make(summary)
+    }
+
+    /// The same figures per `interval` (hour, day, week, month; default day).
+    @Sendable func timeseries(_ request: Request, context: Context) async throws -> Response {
+        let now = Date()
+        let p = try parameters(request, now: now, defaultRange: "7d")
+        let name = request.uri.queryParameters.get("interval") ?? "day"
+        guard let interval = ReportService.Interval(rawValue: name) else {
+            throw APIError(.badRequest, "interval: '\(name)' must be hour, day, week or month")
+        }
+        do {
+            let series = try await service.timeseries(p, interval: interval, now: now)
+            if p.csv { return CSVReport.response(CSVReport.timeseries(series)) }
+            return JSONResponse.make(series)
+        } catch let error as ReportError {
+            throw APIError(.badRequest, error.description)
+        }
+    }
+
+    /// Active users, API costs, unit economics and error stats for 24h, 7d or 30d.
+    @Sendable func monitoring(_ request: Request, context: Context) async throws -> Response {
+        let range = request.uri.queryParameters.get("range") ?? "24h"
+        do {
+            return JSONResponse.make(try await service.monitoring(range: range, timeZone: config.timeZone, now: Date()))
+        } catch let error as ReportError {
+            throw APIError(.badRequest, error.description)
+        }
+    }
+
+    /// One user's usage by model, credits vs cost, and daily limits.
+    @Sendable func userUsage(_ request: Request, context: Context) async throws -> Response {
+        let userID = try context.parameters.require("user_id")
+        let now = Date()
+        let p = try parameters(request, now: now, defaultRange: "30d")
+        return JSONResponse.make(try await service.userUsage(userID: userID, p, now: now))
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Hummingbird
+
+/// `POST /v1/usage` and `PATCH /v1/usage/{id}`.
+struct UsageController<Context: RequestContext> {
+    let pipeline: IngestPipeline
+    let store: any UsageStore
+    let bodyLimit: Int
+
+    var endpoints: RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
+        routes.post(use: ingest)
+        routes.patch(":id", use: complete)
+        return routes
+    }
+
+    /// Ingests one record, a JSON array or NDJSON; answers only after the accepted records are committed.
+    @Sendable func ingest(_ request: Request, context: Context) async throws -> Response {
+        let format = try Self.format(of: request)
+        let body = try await Self.collect(request, limit: bodyLimit)
+        let summary: IngestSummary
+        do {
+            summary = try await pipeline.ingest(body: body, format: format)
+        } catch WriteQueue.SubmitError.full {
+            throw APIError.overloaded("the write queue is full; retry later (records were not stored)")
+        } catch WriteQueue.SubmitError.closed {
+            throw APIError.overloaded("the server is shutting down; retry against another instance or later")
+        } catch let error as StoreUnavailable {
+            throw APIError.overloaded("\(error); nothing from this request was stored, retry later", retryAfterSeconds: 5)
+        }
+        let status: HTTPResponse.Status = summary.accepted + summary.duplicates > 0 ? .ok : .badRequest
+        return JSONResponse.make(status: status, summary)
+    }
+
+    /// Completes a pending record (CONTRACT 1.3).
+    @Sendable func complete(_ request: Request, context: Context) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let body = try await Self.collect(request, limit: 1024 * 1024)
+        let completion: RecordCompletion
+        switch IngestBody.decode(body[...]).flatMap(pipeline.normalizer.normalizeCompletion) {
+        case .success(let value): completion = value
+        case .failure(let error): throw APIError(.badRequest, error.message)
+        }
+        let pricing = pipeline.pricing
+        let result: CompletionResult
+        do {
+            result = try await store.complete(id: id, with: completion, reprice: { pricing.price($0) })
+        } catch {
+            throw APIError.overloaded("the store could not commit the completion: \(error)", retryAfterSeconds: 5)
+        }
+        switch result {
+        case .notFound:
+            throw APIError(.notFound, "no record with id '\(id)'")
+        case .alreadyCompleted(let status):
+            throw APIError(.conflict, "record '\(id)' is already completed (status \(status.rawValue))")
+        case .completed(let priced):
+            let metrics = pipeline.metrics
+            metrics.pendingChanged(service: priced.record.service, operation: priced.record.operation, model: priced.model, by: -1)
+            metrics.record(priced)
+            return JSONResponse.make(CompletionResponse(priced))
+        }
+    }
+
+    struct CompletionResponse: Encodable {
+        var id: String
+        var status: String
+        var model: String
+        var cost_usd: String
+        var unpriced: Bool
+
+        init(_ priced: PricedRecord) {
+            id = priced.record.id
+            status = priced.record.status.rawValue
+            model = priced.model
+            cost_usd = Money.decimalString(nano: priced.costNanoUSD)
+            unpriced = priced.unpriced
+        }
+    }
+
+    static func format(of request: Request) throws -> IngestBody.Format {
+        guard let contentType = request.headers[.contentType] else { return .json }
+        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        switch mediaType {
+        case "application/json", "": return .json
+        case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines": return .ndjson
+        default:
+            throw APIError(.unsupportedMediaType, "Content-Type \(mediaType) is not supported; send application/json or application/x-ndjson")
+        }
+    }
+
+    static func collect(_ request: Request, limit: Int) async throws -> [UInt8] {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw APIError(.contentTooLarge, "request body of \(length) bytes is larger than the limit of \(limit) bytes")
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError(.contentTooLarge, "request body larger than the limit of \(limit) bytes")
+        }
+    }
+}

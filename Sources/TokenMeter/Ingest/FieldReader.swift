@@ -1,0 +1,104 @@
+import Foundation
+
+/// Reads typed fields out of one JSON object, by canonical name or alias, remembering which keys it
+/// used so the rest can go to `metadata`. Every error names the field as the client spelled it.
+struct FieldReader {
+    let object: [String: JSONValue]
+    let prefix: String
+    private(set) var consumed: Set<String> = []
+
+    init(_ object: [String: JSONValue], prefix: String = "") {
+        self.object = object
+        self.prefix = prefix
+    }
+
+    func has(_ key: String) -> Bool { object[key] != nil }
+
+    /// The first present, non-null key among `names`, and its value.
+    mutating func take(_ names: [String]) -> (key: String, value: JSONValue)? {
+        for name in names {
+            guard let value = object[name] else { continue }
+            consumed.insert(name)
+            if value == .null { continue }
+            return (name, value)
+        }
+        return nil
+    }
+
+    mutating func take(_ name: String) -> (key: String, value: JSONValue)? { take([name]) }
+
+    func label(_ key: String) -> String { prefix + key }
+
+    mutating func string(_ names: String..., maxBytes: Int = RecordLimits.labelValueBytes, allowNumber: Bool = false) throws(NormalizationError) -> String? {
+        guard let (key, value) = take(names) else { return nil }
+        let text: String
+        switch value {
+        case .string(let s): text = s
+        case .int(let i) where allowNumber: text = String(i)
+        default:
+            throw NormalizationError("\(label(key)): must be a string, got \(value.typeName)")
+        }
+        if text.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw NormalizationError("\(label(key)): must not be empty")
+        }
+        if text.utf8.count > maxBytes {
+            throw NormalizationError("\(label(key)): \(text.utf8.count) bytes, longer than the limit of \(maxBytes)")
+        }
+        return text
+    }
+
+    mutating func bool(_ name: String) throws(NormalizationError) -> Bool? {
+        guard let (key, value) = take(name) else { return nil }
+        guard case .bool(let b) = value else {
+            throw NormalizationError("\(label(key)): must be true or false, got \(value.typeName)")
+        }
+        return b
+    }
+
+    mutating func count(_ names: String...) throws(NormalizationError) -> Int64? {
+        guard let (key, value) = take(names) else { return nil }
+        return try Self.count(value, field: label(key))
+    }
+
+    mutating func number(_ names: String...) throws(NormalizationError) -> Double? {
+        guard let (key, value) = take(names) else { return nil }
+        return try Self.number(value, field: label(key))
+    }
+
+    /// A non-negative whole number.
+    static func count(_ value: JSONValue, field: String) throws(NormalizationError) -> Int64 {
+        switch value {
+        case .int(let i):
+            guard i >= 0 else { throw NormalizationError("\(field): must not be negative, got \(i)") }
+            return i
+        case .double(let d):
+            guard d.isFinite else { throw NormalizationError("\(field): must be a finite number") }
+            guard d >= 0 else { throw NormalizationError("\(field): must not be negative, got \(d)") }
+            guard d == d.rounded() else { throw NormalizationError("\(field): must be a whole number, got \(d)") }
+            guard d < 9.2e18 else { throw NormalizationError("\(field): \(d) is too large (at most 2^63-1)") }
+            return Int64(d)
+        default:
+            throw NormalizationError("\(field): must be a non-negative integer, got \(value.typeName)")
+        }
+    }
+
+    /// A non-negative finite number below 1e15 (larger quantities are certainly client bugs).
+    static func number(_ value: JSONValue, field: String) throws(NormalizationError) -> Double {
+        let d: Double
+        switch value {
+        case .int(let i): d = Double(i)
+        case .double(let x): d = x
+        default: throw NormalizationError("\(field): must be a number, got \(value.typeName)")
+        }
+        guard d.isFinite else { throw NormalizationError("\(field): must be a finite number") }
+        guard d >= 0 else { throw NormalizationError("\(field): must not be negative, got \(d)") }
+        guard d < 1e15 else { throw NormalizationError("\(field): \(d) is too large") }
+        return d
+    }
+}
+
+public struct NormalizationError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+/// The answer to POST /v1/usage (CONTRACT section 3).
+public struct IngestSummary: Codable, Sendable, Equatable {
+    public struct RecordError: Codable, Sendable, Equatable {
+        public var index: Int
+        public var error: String
+    }
+
+    public var accepted = 0
+    public var duplicates = 0
+    public var rejected = 0
+    public var errors: [RecordError] = []
+
+    /// At most this many errors are listed; `rejected` still counts them all.
+    static let listedErrors = 1000
+}
+
+/// Body → records → normalized → priced → committed by the writer.
+public struct IngestPipeline: Sendable {
+    public let normalizer: RecordNormalizer
+    public let pricing: PricingService
+    public let queue: WriteQueue
+    public let metrics: UsageMetrics
+
+    public init(normalizer: RecordNormalizer, pricing: PricingService, queue: WriteQueue, metrics: UsageMetrics) {
+        self.normalizer = normalizer
+        self.pricing = pricing
+        self.queue = queue
+        self.metrics = metrics
+    }
+
+    /// Throws `WriteQueue.SubmitError` or `StoreUnavailable` when valid records could not be committed.
+    public func ingest(body: [UInt8], format: IngestBody.Format) async throws -> IngestSummary {
+        var summary = IngestSummary()
+        var priced: [PricedRecord] = []
+        for (index, element) in IngestBody.elements(of: body, format: format).enumerated() {
+            switch element.flatMap(normalizer.normalize) {
+            case .success(let record):
+                priced.append(pricing.price(record))
+            case .failure(let error):
+                summary.rejected += 1
+                if summary.errors.count < IngestSummary.listedErrors {
+                    summary.errors.append(.init(index: index, error: error.message))
+                }
+            }
+        }
+        if !priced.isEmpty {
+            for outcome in try await queue.submit(priced) {
+                if outcome == .accepted { summary.accepted += 1 } else { summary.duplicates += 1 }
+            }
+        }
+        metrics.ingested(accepted: summary.accepted, duplicates: summary.duplicates, rejected: summary.rejected)
+        return summary
+    }
+}

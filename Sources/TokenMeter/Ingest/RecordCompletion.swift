@@ -1,0 +1,81 @@
+import Foundation
+
+/// The body of `PATCH /v1/usage/{id}` (CONTRACT 1.3): the final status and any usage, cost, credits,
+/// duration and error fields. Fields it carries replace those of the pending record.
+public struct RecordCompletion: Sendable, Equatable {
+    public var status: RecordStatus
+    public var tokens: TokenCounts?
+    public var units: UsageUnits?
+    public var callerCostNanoUSD: Int64?
+    public var creditsMicro: Int64?
+    public var durationMs: Double?
+    public var errorType: String?
+    public var errorMessage: String?
+
+    public init(status: RecordStatus, tokens: TokenCounts? = nil, units: UsageUnits? = nil, callerCostNanoUSD: Int64? = nil,
+                creditsMicro: Int64? = nil, durationMs: Double? = nil, errorType: String? = nil, errorMessage: String? = nil) {
+        self.status = status
+        self.tokens = tokens
+        self.units = units
+        self.callerCostNanoUSD = callerCostNanoUSD
+        self.creditsMicro = creditsMicro
+        self.durationMs = durationMs
+        self.errorType = errorType
+        self.errorMessage = errorMessage
+    }
+
+    public func applied(to pending: UsageRecord) -> UsageRecord {
+        var record = pending
+        record.status = status
+        record.tokens = tokens ?? record.tokens
+        record.units = units ?? record.units
+        record.callerCostNanoUSD = callerCostNanoUSD ?? record.callerCostNanoUSD
+        record.creditsMicro = creditsMicro ?? record.creditsMicro
+        record.durationMs = durationMs ?? record.durationMs
+        record.errorType = errorType ?? record.errorType
+        record.errorMessage = errorMessage ?? record.errorMessage
+        return record
+    }
+}
+
+extension RecordNormalizer {
+    static let tokenKeys: Set<String> = Set(explicitTokenFields + ProviderUsageShape.flatMarkers + ["usage", "usage_metadata", "usageMetadata", "total_tokens"])
+
+    public func normalizeCompletion(_ value: JSONValue) -> Result<RecordCompletion, NormalizationError> {
+        guard case .object(let object) = value else {
+            return .failure(NormalizationError("body: must be a JSON object, got \(value.typeName)"))
+        }
+        do {
+            var r = FieldReader(object)
+            guard object["status"] != nil || object["success"] != nil else {
+                throw NormalizationError("status: required (success or error)")
+            }
+            let status = try readStatus(&r)
+            guard status != .pending else { throw NormalizationError("status: must be success or error to complete a record") }
+            let hasTokens = object.keys.contains { Self.tokenKeys.contains($0) }
+            let tokens = hasTokens ? try readTokens(&r, object: object) : nil
+            let units = object["units"] != nil ? try readUnits(&r) : nil
+            let cost = try r.number("cost_usd", "cost_dollars", "total_cost_usd").map { Money.nanoUSD(fromUSD: $0) }
+            let credits = try r.number("credits", "tokens_cost", "credits_charged").map { Money.micro(from: $0) }
+            var duration = try r.number("duration_ms", "latency_ms", "request_duration_ms")
+            if let seconds = try r.number("processing_time_seconds"), duration == nil { duration = seconds * 1000 }
+            let errorType = try r.string("error_type", "error_code", allowNumber: true)
+            let errorMessage = try readErrorMessage(&r)
+            let unknown = object.keys.filter { !r.consumed.contains($0) }.sorted()
+            if let field = unknown.first {
+                throw NormalizationError("\(field.prefix(64)): not a field a completion can change (status, usage and token fields, units, cost_usd, credits, duration_ms, error_type, error_message)")
+            }
+            return .success(RecordCompletion(status: status, tokens: tokens, units: units, callerCostNanoUSD: cost,
+                                             creditsMicro: credits, durationMs: duration, errorType: errorType, errorMessage: errorMessage))
+        } catch let error as NormalizationError {
+            return .failure(error)
+        } catch {
+            return .failure(NormalizationError("\(error)"))
+        }
+    }
+}
+
+extension Date {
+    public var unixMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+    public init(unixMilliseconds ms: Int64) { self.init(timeIntervalSince1970: Double(ms) / 1000) }
+}

@@ -1,0 +1,235 @@
+import Foundation
+
+/// Turns one client JSON object into a `UsageRecord`: CONTRACT sections 1, 1.1 and 1.2.
+/// Pure: time comes from the injected clock.
+public struct RecordNormalizer: Sendable {
+    /// Oldest accepted timestamp, as an age (the raw-retention period).
+    public var maxAge: TimeInterval
+    public var now: @Sendable () -> Date
+
+    public init(maxAge: TimeInterval = 90 * 86400, now: @escaping @Sendable () -> Date = Date.init) {
+        self.maxAge = maxAge
+        self.now = now
+    }
+
+    static let explicitTokenFields = ["input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens"]
+
+    public func normalize(_ value: JSONValue) -> Result<UsageRecord, NormalizationError> {
+        guard case .object(let object) = value else {
+            return .failure(NormalizationError("record: must be a JSON object, got \(value.typeName)"))
+        }
+        do {
+            return .success(try normalize(object: object))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    func normalize(object: [String: JSONValue]) throws(NormalizationError) -> UsageRecord {
+        var r = FieldReader(object)
+        let receivedAt = now()
+
+        let givenID = try r.string("id", "generation_id", "request_id", maxBytes: RecordLimits.idBytes, allowNumber: true)
+        let timestamp = try readTimestamp(&r, receivedAt: receivedAt)
+        let userID = try r.string("user_id", maxBytes: RecordLimits.idBytes, allowNumber: true)
+        let plan = try r.string("plan")
+        let paying = try r.bool("paying")
+        let service = try r.string("service", "service_name") ?? "default"
+        guard let operation = try r.string("operation", "service_action", "action", "action_type") else {
+            throw NormalizationError("operation: required (or one of service_action, action, action_type)")
+        }
+        let category = try readCategory(&r)
+        let provider = try r.string("provider")?.lowercased()
+        guard let model = try r.string("model", "model_id", "ai_model") else {
+            throw NormalizationError("model: required (or model_id, ai_model)")
+        }
+        let status = try readStatus(&r)
+        let tokens = try readTokens(&r, object: object)
+        let units = try readUnits(&r)
+        let cost = try r.number("cost_usd", "cost_dollars", "total_cost_usd").map { Money.nanoUSD(fromUSD: $0) }
+        let credits = try r.number("credits", "tokens_cost", "credits_charged").map { Money.micro(from: $0) }
+        var duration = try r.number("duration_ms", "latency_ms", "request_duration_ms")
+        if let seconds = try r.number("processing_time_seconds"), duration == nil {
+            duration = seconds * 1000
+        }
+        let errorType = try r.string("error_type", "error_code", allowNumber: true)
+        let errorMessage = try readErrorMessage(&r)
+        let metadata = try readMetadata(&r, object: object)
+
+        if status == .pending && givenID == nil {
+            throw NormalizationError("id: required when status is pending (PATCH /v1/usage/{id} completes it)")
+        }
+        return UsageRecord(
+            id: givenID ?? UUID().uuidString, idWasGiven: givenID != nil, timestamp: timestamp,
+            userID: userID, plan: plan, paying: paying, service: service, operation: operation,
+            category: category, provider: provider, model: model, status: status, tokens: tokens,
+            units: units, callerCostNanoUSD: cost, creditsMicro: credits, durationMs: duration,
+            errorType: errorType, errorMessage: errorMessage, metadataJSON: metadata
+        )
+    }
+
+    private func readTimestamp(_ r: inout FieldReader, receivedAt: Date) throws(NormalizationError) -> Date {
+        guard let (key, value) = r.take(["timestamp", "created_at"]) else { return receivedAt }
+        let date: Date
+        switch value {
+        case .string(let text):
+            guard let parsed = RFC3339.parse(text) else {
+                throw NormalizationError("\(key): '\(text.prefix(64))' is not an RFC 3339 timestamp (e.g. 2025-01-31T12:00:00Z)")
+            }
+            date = parsed
+        case .int, .double:
+            let seconds = try FieldReader.number(value, field: key)
+            date = Date(timeIntervalSince1970: seconds)
+        default:
+            throw NormalizationError("\(key): must be an RFC 3339 string or Unix seconds, got \(value.typeName)")
+        }
+        if date.timeIntervalSince(receivedAt) > RecordLimits.futureSkew {
+            let hint = date.timeIntervalSince1970 > 1e11 ? " (Unix seconds expected; was it milliseconds?)" : ""
+            throw NormalizationError("\(key): \(RFC3339.format(date)) is more than 5 minutes in the future\(hint)")
+        }
+        if receivedAt.timeIntervalSince(date) > maxAge {
+            throw NormalizationError("\(key): \(RFC3339.format(date)) is older than the raw retention of \(Int(maxAge / 86400)) days")
+        }
+        return date
+    }
+
+    private func readCategory(_ r: inout FieldReader) throws(NormalizationError) -> UsageCategory? {
+        guard let (key, value) = r.take(["category", "operation_category", "category_code"]) else { return nil }
+        guard case .string(let text) = value else {
+            throw NormalizationError("\(key): must be a string, got \(value.typeName)")
+        }
+        guard let category = UsageCategory(rawValue: text.lowercased()) else {
+            let allowed = UsageCategory.allCases.map(\.rawValue).joined(separator: ", ")
+            throw NormalizationError("\(key): unknown category '\(text.prefix(64))' (expected one of \(allowed))")
+        }
+        return category
+    }
+
+    func readStatus(_ r: inout FieldReader) throws(NormalizationError) -> RecordStatus {
+        let success = try r.bool("success")
+        guard let (key, value) = r.take("status") else {
+            return success == false ? .error : .success
+        }
+        guard case .string(let text) = value else {
+            throw NormalizationError("\(key): must be a string, got \(value.typeName)")
+        }
+        switch text.lowercased() {
+        case "success", "completed", "ok": return .success
+        case "error", "failed", "failure": return .error
+        case "pending": return .pending
+        default:
+            throw NormalizationError("status: unknown status '\(text.prefix(64))' (expected success, error or pending)")
+        }
+    }
+
+    func readTokens(_ r: inout FieldReader, object: [String: JSONValue]) throws(NormalizationError) -> TokenCounts {
+        var fromUsage: ParsedUsage?
+        if let (key, value) = r.take(["usage", "usage_metadata", "usageMetadata"]) {
+            guard case .object(let usage) = value else {
+                throw NormalizationError("\(key): must be an object, got \(value.typeName)")
+            }
+            fromUsage = try ParsedUsage.parse(usage, prefix: "\(key).")
+        }
+        // Usage fields laid out at the top level (a logger that spread the provider's usage object).
+        var flat: ParsedUsage?
+        if ProviderUsageShape.flatMarkers.contains(where: { object[$0] != nil }) {
+            flat = try ParsedUsage.parse(object, prefix: "")
+            for key in flat?.consumedKeys ?? [] { _ = r.take(key) }
+        }
+        func explicit(_ name: String) throws(NormalizationError) -> Int64? {
+            if flat?.consumedKeys.contains(name) == true { return nil }
+            return try r.count(name)
+        }
+        let input = try explicit("input_tokens")
+        let cached = try explicit("cached_input_tokens")
+        let cacheWrite = try explicit("cache_write_tokens")
+        let output = try explicit("output_tokens")
+        let reasoning = try explicit("reasoning_tokens")
+        _ = r.take("total_tokens")
+
+        var tokens = TokenCounts()
+        tokens.input = input ?? flat?.input ?? fromUsage?.input ?? 0
+        tokens.cachedInput = cached ?? flat?.cachedInput ?? fromUsage?.cachedInput ?? 0
+        tokens.cacheWrite = cacheWrite ?? flat?.cacheWrite ?? fromUsage?.cacheWrite ?? 0
+        tokens.output = output ?? flat?.output ?? fromUsage?.output ?? 0
+        tokens.reasoning = reasoning ?? flat?.reasoning ?? fromUsage?.reasoning ?? 0
+        if tokens.reasoning > tokens.output {
+            throw NormalizationError("reasoning_tokens: \(tokens.reasoning) exceeds output_tokens (\(tokens.output)); reasoning is part of the output")
+        }
+        let (sum, overflow) = tokens.input.addingReportingOverflow(tokens.cachedInput)
+        let (sum2, overflow2) = sum.addingReportingOverflow(tokens.cacheWrite)
+        let (_, overflow3) = sum2.addingReportingOverflow(tokens.output)
+        if overflow || overflow2 || overflow3 {
+            throw NormalizationError("input_tokens: the token counts add up to more than 2^63-1")
+        }
+        if let (key, value) = object["total_tokens"].map({ ("total_tokens", $0) }), value != .null,
+           flat == nil || !(flat!.consumedKeys.contains("total_tokens")) {
+            let total = try FieldReader.count(value, field: key)
+            if total != tokens.total {
+                throw NormalizationError("total_tokens: \(total) is not the sum of input, cached input, cache write and output tokens (\(tokens.total))")
+            }
+        }
+        return tokens
+    }
+
+    func readUnits(_ r: inout FieldReader) throws(NormalizationError) -> UsageUnits {
+        guard let (key, value) = r.take("units") else { return UsageUnits() }
+        guard case .object(let object) = value else {
+            throw NormalizationError("\(key): must be an object, got \(value.typeName)")
+        }
+        if let unknown = object.keys.sorted().first(where: { !UsageUnits.names.contains($0) }) {
+            throw NormalizationError("units.\(unknown.prefix(64)): unknown unit (expected \(UsageUnits.names.joined(separator: ", ")))")
+        }
+        var reader = FieldReader(object, prefix: "units.")
+        return UsageUnits(
+            requests: try reader.number("requests"), images: try reader.number("images"),
+            seconds: try reader.number("seconds"), minutes: try reader.number("minutes"),
+            characters: try reader.number("characters")
+        )
+    }
+
+    func readErrorMessage(_ r: inout FieldReader) throws(NormalizationError) -> String? {
+        guard let (key, value) = r.take("error_message") else { return nil }
+        guard case .string(let text) = value else {
+            throw NormalizationError("\(key): must be a string, got \(value.typeName)")
+        }
+        return text.truncatedToUTF8(bytes: RecordLimits.errorMessageBytes)
+    }
+
+    private func readMetadata(_ r: inout FieldReader, object: [String: JSONValue]) throws(NormalizationError) -> String? {
+        var metadata: [String: JSONValue] = [:]
+        for name in ["metadata", "input_data", "request_metadata"] {
+            guard let (key, value) = r.take(name) else { continue }
+            if case .object(let inner) = value {
+                metadata.merge(inner) { current, _ in current }
+            } else {
+                metadata[key] = value
+            }
+        }
+        for (key, value) in object where !r.consumed.contains(key) {
+            metadata[key] = value
+        }
+        guard !metadata.isEmpty else { return nil }
+        let json = JSONValue.object(metadata).serialized()
+        if json.utf8.count > RecordLimits.metadataBytes {
+            throw NormalizationError("metadata: \(json.utf8.count) bytes with unknown fields included, more than the limit of \(RecordLimits.metadataBytes)")
+        }
+        return json
+    }
+}
+
+extension String {
+    /// At most `bytes` UTF-8 bytes, cut at a character boundary.
+    func truncatedToUTF8(bytes: Int) -> String {
+        guard utf8.count > bytes else { return self }
+        var result = ""
+        var used = 0
+        for character in self {
+            let size = character.utf8.count
+            if used + size > bytes { break }
+            result.append(character)
+            used += size
+        }
+        return result
+    }
+}

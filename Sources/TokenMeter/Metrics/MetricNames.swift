@@ -1,0 +1,47 @@
+/// Metric names, help texts and buckets: part of the external contract (CONTRACT section 5).
+enum MetricNames {
+    static let requests = "tokenmeter_requests_total"
+    static let tokens = "tokenmeter_tokens_total"
+    static let reasoningTokens = "tokenmeter_reasoning_tokens_total"
+    static let cost = "tokenmeter_cost_usd_total"
+    static let credits = "tokenmeter_credits_total"
+    static let errors = "tokenmeter_errors_total"
+    static let duration = "tokenmeter_request_duration_seconds"
+    static let unpriced = "tokenmeter_unpriced_requests_total"
+    static let pending = "tokenmeter_pending_requests"
+    static let spend = "tokenmeter_spend_usd"
+    static let activeUsers = "tokenmeter_active_users"
+    static let budget = "tokenmeter_budget_usd"
+    static let budgetSpent = "tokenmeter_budget_spent_usd"
+    static let ingestRecords = "tokenmeter_ingest_records_total"
+    static let storeWrite = "tokenmeter_store_write_seconds"
+    static let labelOverflow = "tokenmeter_label_overflow_total"
+    static let buildInfo = "tokenmeter_build_info"
+    static let queueDepth = "tokenmeter_write_queue_records"
+
+    /// 0.01 · 2ⁿ seconds, n = 0…16: 10 ms to 655.36 s.
+    static let durationBuckets: [Double] = (0...16).map { 0.01 * Double(1 << $0) }
+    /// 0.5 ms · 2ⁿ, n = 0…14: 0.5 ms to about 8 s.
+    static let storeWriteBuckets: [Double] = (0...14).map { 0.0005 * Double(1 << $0) }
+
+    static let help: [String: String] = [
+        requests: "AI calls metered, by status (success or error).",
+        tokens: "Tokens metered, by disjoint type (input, cached_input, cache_write, output); sum is billable tokens.",
+        reasoningTokens: "Reasoning tokens, a part of the output tokens.",
+        cost: "Cost of AI calls in USD.",
+        credits: "Credits charged to users for AI calls.",
+        errors: "Failed AI calls, by error type.",
+        duration: "Wall time of AI calls in seconds.",
+        unpriced: "AI calls with no cost given and no matching price.",
+        pending: "AI calls recorded as pending and not yet completed.",
+        spend: "Spend in USD in the current day or month (configured time zone), from the store.",
+        activeUsers: "Distinct users with at least one call in the last 1, 7 or 30 days, from the store.",
+        budget: "Configured budget in USD.",
+        budgetSpent: "Spend in USD counted against a configured budget in its current window.",
+        ingestRecords: "Records received by the ingest API, by result.",
+        storeWrite: "Time to commit one batch of records to the store, in seconds.",
+        labelOverflow: "Label values replaced by __other__ by the cardinality guard, by label.",
+        buildInfo: "tokenmeter build information.",
+        queueDepth: "Records waiting in the write queue.",
+    ]
+}

@@ -1,0 +1,131 @@
+import Prometheus
+
+struct UsageHandles {
+    let requestsSuccess, requestsError: Counter
+    let tokensInput, tokensCached, tokensCacheWrite, tokensOutput: Counter
+    let reasoning, cost, credits: Counter
+}
+
+struct RecordHandles {
+    let usage: UsageHandles
+    let errors: Counter?
+    let unpriced: Counter?
+    let duration: ValueHistogram?
+}
+
+/// Label guards and handle caches, only touched under `UsageMetrics`' lock.
+struct MetricsState {
+    let registry: PrometheusCollectorRegistry
+    let limits: MetricsLimits
+    var guards: [String: LabelGuard] = [:]
+    var overflow: [String: Counter] = [:]
+    var usage: [[String]: UsageHandles] = [:]
+    var errors: [[String]: Counter] = [:]
+    var unpriced: [[String]: Counter] = [:]
+    var durations: [[String]: ValueHistogram] = [:]
+    var pendingGauges: [[String]: Gauge] = [:]
+    var gauges: [[String]: Gauge] = [:]
+
+    init(registry: PrometheusCollectorRegistry, limits: MetricsLimits) {
+        self.registry = registry
+        self.limits = limits
+    }
+
+    mutating func handles(for totals: UsageTotals, withDuration: Bool) -> RecordHandles {
+        let service = guarded("service", totals.service)
+        let operation = guarded("operation", totals.operation)
+        let category = guarded("category", totals.category)
+        let provider = guarded("provider", totals.provider)
+        let model = guarded("model", totals.model)
+        // tokens_total has four series per label set, so it bounds how many label sets fit.
+        let usageKey = bounded([service, operation, category, provider, model], in: usage, limit: limits.maxSeriesPerMetric / 4)
+        let usageHandles = usage[usageKey] ?? makeUsageHandles(usageKey)
+        usage[usageKey] = usageHandles
+
+        var errorCounter: Counter?
+        if totals.status == .error {
+            let errorType = guarded("error_type", totals.errorType ?? "unknown")
+            let key = bounded([service, operation, provider, model, errorType], in: errors, limit: limits.maxSeriesPerMetric)
+            errorCounter = errors[key] ?? counter(MetricNames.errors, ["service", "operation", "provider", "model", "error_type"], key)
+            errors[key] = errorCounter
+        }
+        var unpricedCounter: Counter?
+        if totals.unpricedRequests > 0 {
+            let key = bounded([provider, model], in: unpriced, limit: limits.maxSeriesPerMetric)
+            unpricedCounter = unpriced[key] ?? counter(MetricNames.unpriced, ["provider", "model"], key)
+            unpriced[key] = unpricedCounter
+        }
+        var histogram: ValueHistogram?
+        if withDuration {
+            let key = bounded([service, operation, provider, model], in: durations, limit: limits.maxSeriesPerMetric)
+            histogram = durations[key] ?? registry.makeValueHistogram(
+                name: MetricNames.duration, labels: zip(["service", "operation", "provider", "model"], key).map { ($0, $1) },
+                buckets: MetricNames.durationBuckets, help: MetricNames.help[MetricNames.duration]!)
+            durations[key] = histogram
+        }
+        return RecordHandles(usage: usageHandles, errors: errorCounter, unpriced: unpricedCounter, duration: histogram)
+    }
+
+    mutating func pendingGauge(service: String, operation: String, model: String) -> Gauge {
+        let key = bounded([guarded("service", service), guarded("operation", operation), guarded("model", model)],
+                          in: pendingGauges, limit: limits.maxSeriesPerMetric)
+        if let gauge = pendingGauges[key] { return gauge }
+        let gauge = registry.makeGauge(name: MetricNames.pending, labels: zip(["service", "operation", "model"], key).map { ($0, $1) },
+                                       help: MetricNames.help[MetricNames.pending]!)
+        pendingGauges[key] = gauge
+        return gauge
+    }
+
+    /// Gauges whose label values come from configuration or fixed windows, not from clients.
+    mutating func gauge(_ name: String, _ labels: [(String, String)]) -> Gauge {
+        let key = [name] + labels.map(\.1)
+        if let gauge = gauges[key] { return gauge }
+        let gauge = registry.makeGauge(name: name, labels: labels, help: MetricNames.help[name]!)
+        gauges[key] = gauge
+        return gauge
+    }
+
+    private mutating func guarded(_ label: String, _ value: String) -> String {
+        var labelGuard = guards[label] ?? LabelGuard(maxValues: limits.maxValuesPerLabel)
+        let (admitted, overflowed) = labelGuard.admit(value)
+        guards[label] = labelGuard
+        if overflowed { countOverflow(label) }
+        return admitted
+    }
+
+    /// `key` if the cache has it or room for it, else the all-`__other__` key (which always fits).
+    private mutating func bounded<V>(_ key: [String], in cache: [[String]: V], limit: Int) -> [String] {
+        if cache[key] != nil || cache.count < limit { return key }
+        countOverflow("__series__")
+        return Array(repeating: LabelGuard.overflowValue, count: key.count)
+    }
+
+    private mutating func countOverflow(_ label: String) {
+        let counter = overflow[label] ?? registry.makeCounter(
+            name: MetricNames.labelOverflow, labels: [("label", label)], help: MetricNames.help[MetricNames.labelOverflow]!)
+        overflow[label] = counter
+        counter.increment()
+    }
+
+    private func counter(_ name: String, _ labelNames: [String], _ values: [String]) -> Counter {
+        registry.makeCounter(name: name, labels: zip(labelNames, values).map { ($0, $1) }, help: MetricNames.help[name]!)
+    }
+
+    private func makeUsageHandles(_ key: [String]) -> UsageHandles {
+        let labels = zip(["service", "operation", "category", "provider", "model"], key).map { ($0, $1) }
+        func make(_ name: String, _ extra: [(String, String)] = []) -> Counter {
+            registry.makeCounter(name: name, labels: labels + extra, help: MetricNames.help[name]!)
+        }
+        return UsageHandles(
+            requestsSuccess: make(MetricNames.requests, [("status", "success")]),
+            requestsError: make(MetricNames.requests, [("status", "error")]),
+            tokensInput: make(MetricNames.tokens, [("type", "input")]),
+            tokensCached: make(MetricNames.tokens, [("type", "cached_input")]),
+            tokensCacheWrite: make(MetricNames.tokens, [("type", "cache_write")]),
+            tokensOutput: make(MetricNames.tokens, [("type", "output")]),
+            reasoning: make(MetricNames.reasoningTokens),
+            cost: make(MetricNames.cost),
+            credits: make(MetricNames.credits)
+        )
+    }
+}

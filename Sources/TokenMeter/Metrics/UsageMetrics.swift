@@ -1,0 +1,134 @@
+import Prometheus
+import Synchronization
+
+/// Lifetime figures of one label set, as the store keeps them: what counters resume from after a restart.
+public struct UsageTotals: Sendable, Equatable {
+    public var service: String
+    public var operation: String
+    public var category: String
+    public var provider: String
+    public var model: String
+    public var status: RecordStatus
+    public var errorType: String?
+    public var requests: Int64 = 0
+    public var tokens = TokenCounts()
+    public var costNanoUSD: Int64 = 0
+    public var creditsMicro: Int64 = 0
+    public var unpricedRequests: Int64 = 0
+
+    public init(service: String, operation: String, category: String, provider: String, model: String, status: RecordStatus, errorType: String?) {
+        self.service = service
+        self.operation = operation
+        self.category = category
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.errorType = errorType
+    }
+
+    public init(_ record: PricedRecord) {
+        self.init(service: record.record.service, operation: record.record.operation, category: record.category.rawValue,
+                  provider: record.provider, model: record.model, status: record.record.status,
+                  errorType: record.record.status == .error ? (record.record.errorType ?? "unknown") : nil)
+        requests = 1
+        tokens = record.record.tokens
+        costNanoUSD = record.costNanoUSD
+        creditsMicro = record.creditsMicro
+        unpricedRequests = record.unpriced ? 1 : 0
+    }
+}
+
+/// The in-process Prometheus series of CONTRACT section 5. Every label value passes the cardinality
+/// guard, and label handles are cached, so a client can neither grow the registry without bound nor
+/// make it hit a registration conflict: names, label names and help texts are fixed here.
+public final class UsageMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let state: Mutex<MetricsState>
+    private let ingestAccepted, ingestDuplicate, ingestRejected: Counter
+    private let storeWrite: ValueHistogram
+    private let queueDepth: Gauge
+
+    public init(limits: MetricsLimits = MetricsLimits(), version: String = TokenMeterVersion.string) {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        self.state = Mutex(MetricsState(registry: registry, limits: limits))
+        func ingest(_ result: String) -> Counter {
+            registry.makeCounter(name: MetricNames.ingestRecords, labels: [("result", result)], help: MetricNames.help[MetricNames.ingestRecords]!)
+        }
+        ingestAccepted = ingest("accepted")
+        ingestDuplicate = ingest("duplicate")
+        ingestRejected = ingest("rejected")
+        storeWrite = registry.makeValueHistogram(name: MetricNames.storeWrite, buckets: MetricNames.storeWriteBuckets, help: MetricNames.help[MetricNames.storeWrite]!)
+        queueDepth = registry.makeGauge(name: MetricNames.queueDepth, help: MetricNames.help[MetricNames.queueDepth]!)
+        registry.makeGauge(name: MetricNames.buildInfo, labels: [("version", version)], help: MetricNames.help[MetricNames.buildInfo]!).set(to: 1.0)
+        // Families that must be present (with TYPE and HELP) before the first record arrives.
+        for window in ["today", "month"] { setSpend(window: window, usd: 0) }
+        for window in ["1d", "7d", "30d"] { setActiveUsers(window: window, count: 0) }
+    }
+
+    /// Counts one committed, completed record (success or error).
+    public func record(_ record: PricedRecord) {
+        add(UsageTotals(record), durationMs: record.record.durationMs)
+    }
+
+    /// Adds lifetime totals from the store (on start) or one record's figures.
+    public func add(_ totals: UsageTotals, durationMs: Double? = nil) {
+        guard totals.status != .pending else { return }
+        let handles = state.withLock { $0.handles(for: totals, withDuration: durationMs != nil) }
+        let t = totals.tokens
+        (totals.status == .error ? handles.usage.requestsError : handles.usage.requestsSuccess).increment(by: totals.requests)
+        if t.input > 0 { handles.usage.tokensInput.increment(by: t.input) }
+        if t.cachedInput > 0 { handles.usage.tokensCached.increment(by: t.cachedInput) }
+        if t.cacheWrite > 0 { handles.usage.tokensCacheWrite.increment(by: t.cacheWrite) }
+        if t.output > 0 { handles.usage.tokensOutput.increment(by: t.output) }
+        if t.reasoning > 0 { handles.usage.reasoning.increment(by: t.reasoning) }
+        if totals.costNanoUSD > 0 { handles.usage.cost.increment(by: Money.usd(fromNano: totals.costNanoUSD)) }
+        if totals.creditsMicro > 0 { handles.usage.credits.increment(by: Money.value(fromMicro: totals.creditsMicro)) }
+        if let errors = handles.errors { errors.increment(by: totals.requests) }
+        if let unpriced = handles.unpriced, totals.unpricedRequests > 0 { unpriced.increment(by: totals.unpricedRequests) }
+        if let histogram = handles.duration, let durationMs { histogram.record(durationMs / 1000) }
+    }
+
+    public func pendingChanged(service: String, operation: String, model: String, by delta: Double) {
+        let gauge = state.withLock { $0.pendingGauge(service: service, operation: operation, model: model) }
+        gauge.increment(by: delta)
+    }
+
+    public func setPending(_ counts: [(service: String, operation: String, model: String, count: Int64)]) {
+        state.withLock { state in
+            for gauge in state.pendingGauges.values { gauge.set(to: 0.0) }
+            for entry in counts {
+                state.pendingGauge(service: entry.service, operation: entry.operation, model: entry.model).increment(by: Double(entry.count))
+            }
+        }
+    }
+
+    public func ingested(accepted: Int, duplicates: Int, rejected: Int) {
+        if accepted > 0 { ingestAccepted.increment(by: Int64(accepted)) }
+        if duplicates > 0 { ingestDuplicate.increment(by: Int64(duplicates)) }
+        if rejected > 0 { ingestRejected.increment(by: Int64(rejected)) }
+    }
+
+    public func storeWrite(seconds: Double) { storeWrite.record(seconds) }
+    public func setQueueDepth(_ records: Int) { queueDepth.set(to: Double(records)) }
+
+    public func setSpend(window: String, usd: Double) {
+        state.withLock { $0.gauge(MetricNames.spend, [("window", window)]) }.set(to: usd)
+    }
+
+    public func setActiveUsers(window: String, count: Int) {
+        state.withLock { $0.gauge(MetricNames.activeUsers, [("window", window)]) }.set(to: Double(count))
+    }
+
+    public func setBudget(name: String, window: String, limitUSD: Double, spentUSD: Double) {
+        let (limit, spent) = state.withLock {
+            ($0.gauge(MetricNames.budget, [("budget", name), ("window", window)]),
+             $0.gauge(MetricNames.budgetSpent, [("budget", name), ("window", window)]))
+        }
+        limit.set(to: limitUSD)
+        spent.set(to: spentUSD)
+    }
+
+    /// Prometheus text format 0.0.4.
+    public func exposition() -> [UInt8] { registry.emitToBuffer() }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// Token prices that may change above a context threshold.
+public struct TokenPrices: Sendable, Equatable, Hashable {
+    public var input: PicoPrice?
+    public var cachedInput: PicoPrice?
+    public var cacheWrite: PicoPrice?
+    public var output: PicoPrice?
+    public var reasoning: PicoPrice?
+
+    public init(input: PicoPrice? = nil, cachedInput: PicoPrice? = nil, cacheWrite: PicoPrice? = nil, output: PicoPrice? = nil, reasoning: PicoPrice? = nil) {
+        self.input = input
+        self.cachedInput = cachedInput
+        self.cacheWrite = cacheWrite
+        self.output = output
+        self.reasoning = reasoning
+    }
+
+    var isEmpty: Bool { self == TokenPrices() }
+}
+
+/// Higher token prices once a record's prompt (input + cached + cache-write tokens) exceeds
+/// `aboveInputTokens`; they then apply to the whole request, as Anthropic and Google bill it.
+public struct ContextTier: Sendable, Equatable, Hashable {
+    public var aboveInputTokens: Int64
+    public var prices: TokenPrices
+
+    public init(aboveInputTokens: Int64, prices: TokenPrices) {
+        self.aboveInputTokens = aboveInputTokens
+        self.prices = prices
+    }
+}
+
+/// One version of one model's price (CONTRACT section 2).
+public struct PriceEntry: Sendable, Equatable, Hashable {
+    public var model: String
+    public var provider: String?
+    public var category: UsageCategory?
+    public var aliases: [String]
+    public var match: String?
+    public var tokens: TokenPrices
+    public var perRequest: PicoPrice?
+    public var perImage: PicoPrice?
+    public var perSecond: PicoPrice?
+    public var perMinute: PicoPrice?
+    public var per1kCharacters: PicoPrice?
+    public var tiers: [ContextTier]
+    public var creditsPerUnit: Double?
+    public var dailyLimit: Int?
+    public var validFrom: Date?
+    public var source: String?
+
+    public init(
+        model: String, provider: String? = nil, category: UsageCategory? = nil, aliases: [String] = [],
+        match: String? = nil, tokens: TokenPrices = TokenPrices(), perRequest: PicoPrice? = nil,
+        perImage: PicoPrice? = nil, perSecond: PicoPrice? = nil, perMinute: PicoPrice? = nil,
+        per1kCharacters: PicoPrice? = nil, tiers: [ContextTier] = [], creditsPerUnit: Double? = nil,
+        dailyLimit: Int? = nil, validFrom: Date? = nil, source: String? = nil
+    ) {
+        self.model = model.lowercased()
+        self.provider = provider?.lowercased()
+        self.category = category
+        self.aliases = aliases.map { $0.lowercased() }
+        self.match = match
+        self.tokens = tokens
+        self.perRequest = perRequest
+        self.perImage = perImage
+        self.perSecond = perSecond
+        self.perMinute = perMinute
+        self.per1kCharacters = per1kCharacters
+        self.tiers = tiers.sorted { $0.aboveInputTokens < $1.aboveInputTokens }
+        self.creditsPerUnit = creditsPerUnit
+        self.dailyLimit = dailyLimit
+        self.validFrom = validFrom
+        self.source = source
+    }
+
+    /// Identifies the exact price used for a record: `model@valid_from`.
+    public var version: String {
+        "\(model)@\(validFrom.map(RFC3339.format) ?? "always")"
+    }
+}

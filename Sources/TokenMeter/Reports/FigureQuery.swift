@@ -1,0 +1,59 @@
+import Foundation
+
+/// What reports group and filter by (CONTRACT section 4).
+public enum Dimension: String, Sendable, CaseIterable, Hashable {
+    case service, operation, category, provider, model, status, user, plan
+
+    /// Dimensions the rollup tables are keyed by; `user` and `plan` need raw records.
+    public var inRollups: Bool { self != .user && self != .plan }
+
+    /// The raw-table column filtered on.
+    var rawColumn: String {
+        switch self {
+        case .user: "user_id"
+        default: rawValue
+        }
+    }
+
+    /// The raw-table expression grouped on (no user or plan reads as "").
+    var rawGroupExpression: String {
+        switch self {
+        case .user: "coalesce(user_id, '')"
+        case .plan: "coalesce(plan, '')"
+        default: rawValue
+        }
+    }
+}
+
+/// A question for the store: figures over [from, to), filtered, grouped.
+public struct FigureQuery: Sendable, Equatable {
+    public var from: Date
+    public var to: Date
+    public var groupBy: [Dimension]
+    public var filters: [Dimension: [String]]
+    /// Groups (values of `groupBy`) left out: how the `other` group of a top-N report is counted.
+    public var excludedGroups: [[String]]
+
+    public init(from: Date, to: Date, groupBy: [Dimension] = [], filters: [Dimension: [String]] = [:], excludedGroups: [[String]] = []) {
+        self.from = from
+        self.to = to
+        self.groupBy = groupBy
+        self.filters = filters
+        self.excludedGroups = excludedGroups
+    }
+
+    var needsRaw: Bool { groupBy.contains { !$0.inRollups } || filters.keys.contains { !$0.inRollups } }
+}
+
+/// Figures per group (the group key holds one value per `groupBy` dimension, in order).
+public struct FigureResult: Sendable, Equatable {
+    public var groups: [[String]: RollupFigures]
+    public var rounded: Bool
+}
+
+/// Read side of the store, for reports and the store-derived gauges.
+public protocol ReportSource: Sendable {
+    func figures(_ query: FigureQuery, retention: RetentionPolicy, now: Date) async throws -> FigureResult
+    /// Distinct users with at least one completed call in [from, to), per group of `groupBy`.
+    func activeUsers(_ query: FigureQuery, paying: Bool?, retention: RetentionPolicy, now: Date) async throws -> [[String]: Int]
+}

@@ -1,0 +1,134 @@
+import Foundation
+
+/// Answers the report questions of CONTRACT sections 3 and 4 from a `ReportSource`.
+public struct ReportService: Sendable {
+    public let source: any ReportSource
+    public let retention: RetentionPolicy
+    public let pricing: PricingService?
+
+    public init(source: any ReportSource, retention: RetentionPolicy, pricing: PricingService? = nil) {
+        self.source = source
+        self.retention = retention
+        self.pricing = pricing
+    }
+
+    public struct Group: Encodable, Sendable {
+        public var key: [String: String]
+        public var figures: FigureBlock
+        public var other: Bool?
+
+        public func encode(to encoder: any Encoder) throws {
+            enum Keys: String, CodingKey { case key, other }
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode(key, forKey: .key)
+            try container.encodeIfPresent(other, forKey: .other)
+            try figures.encode(to: encoder)
+        }
+    }
+
+    public struct Summary: Encodable, Sendable {
+        public var from: String
+        public var to: String
+        public var tz: String
+        public var group_by: [String]
+        /// True when part of the range was older than the data that answers it exactly (edges rounded to a bucket).
+        public var rounded: Bool
+        public var totals: FigureBlock
+        public var groups: [Group]
+    }
+
+    public func summary(_ p: ReportParameters, now: Date) async throws -> Summary {
+        let query = p.figureQuery
+        let result = try await source.figures(query, retention: retention, now: now)
+        var totalQuery = query
+        totalQuery.groupBy = []
+        let totalUsers = try await source.activeUsers(totalQuery, paying: nil, retention: retention, now: now)[[]] ?? 0
+        var totals = RollupFigures()
+        for figures in result.groups.values { totals += figures }
+        var groups: [Group] = []
+        if !p.groupBy.isEmpty {
+            let users = try await source.activeUsers(query, paying: nil, retention: retention, now: now)
+            let sorted = result.groups.sorted { a, b in
+                a.value.costNanoUSD != b.value.costNanoUSD ? a.value.costNanoUSD > b.value.costNanoUSD
+                    : a.value.requests != b.value.requests ? a.value.requests > b.value.requests
+                    : a.key.lexicographicallyPrecedes(b.key)
+            }
+            let shown = p.limit.map { Array(sorted.prefix($0)) } ?? sorted
+            for (key, figures) in shown {
+                groups.append(Group(key: keyDictionary(p.groupBy, key), figures: block(figures, users: users[key] ?? 0, p)))
+            }
+            if shown.count < sorted.count {
+                var rest = RollupFigures()
+                for (_, figures) in sorted.dropFirst(shown.count) { rest += figures }
+                var otherQuery = query
+                otherQuery.excludedGroups = shown.map(\.key)
+                let otherUsers = try await source.activeUsers(otherQuery, paying: nil, retention: retention, now: now)[[]] ?? 0
+                groups.append(Group(key: Dictionary(uniqueKeysWithValues: p.groupBy.map { ($0.rawValue, "other") }),
+                                    figures: block(rest, users: otherUsers, p), other: true))
+            }
+        }
+        return Summary(from: RFC3339.format(p.from), to: RFC3339.format(p.to), tz: p.timeZone.identifier,
+                       group_by: p.groupBy.map(\.rawValue), rounded: result.rounded,
+                       totals: block(totals, users: totalUsers, p), groups: groups)
+    }
+
+    public struct Bucket: Encodable, Sendable {
+        public var start: String
+        public var end: String
+        public var totals: FigureBlock
+        public var groups: [Group]
+    }
+
+    public struct Timeseries: Encodable, Sendable {
+        public var from: String
+        public var to: String
+        public var tz: String
+        public var interval: String
+        public var rounded: Bool
+        public var series: [Bucket]
+    }
+
+    public enum Interval: String, Sendable, CaseIterable { case hour, day, week, month }
+
+    public func timeseries(_ p: ReportParameters, interval: Interval, now: Date) async throws -> Timeseries {
+        var boundaries: [Date] = [p.from]
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = p.timeZone
+        calendar.firstWeekday = 2
+        let component: Calendar.Component = switch interval {
+        case .hour: .hour
+        case .day: .day
+        case .week: .weekOfYear
+        case .month: .month
+        }
+        var cursor = calendar.dateInterval(of: component, for: p.from)?.end ?? p.to
+        while cursor < p.to {
+            boundaries.append(cursor)
+            guard boundaries.count <= 2000 else {
+                throw ReportError("interval: more than 2000 \(interval.rawValue) buckets in the range; use a coarser interval")
+            }
+            cursor = calendar.date(byAdding: component, value: 1, to: cursor) ?? p.to
+        }
+        boundaries.append(p.to)
+        var series: [Bucket] = []
+        var rounded = false
+        for (start, end) in zip(boundaries, boundaries.dropFirst()) {
+            var bucketParameters = p
+            bucketParameters.from = start
+            bucketParameters.to = end
+            let summary = try await self.summary(bucketParameters, now: now)
+            rounded = rounded || summary.rounded
+            series.append(Bucket(start: RFC3339.format(start), end: RFC3339.format(end), totals: summary.totals, groups: summary.groups))
+        }
+        return Timeseries(from: RFC3339.format(p.from), to: RFC3339.format(p.to), tz: p.timeZone.identifier,
+                          interval: interval.rawValue, rounded: rounded, series: series)
+    }
+
+    func block(_ figures: RollupFigures, users: Int, _ p: ReportParameters) -> FigureBlock {
+        FigureBlock(figures, activeUsers: users, currency: p.currency, rate: p.currencyRate)
+    }
+
+    func keyDictionary(_ dimensions: [Dimension], _ values: [String]) -> [String: String] {
+        Dictionary(uniqueKeysWithValues: zip(dimensions.map(\.rawValue), values))
+    }
+}

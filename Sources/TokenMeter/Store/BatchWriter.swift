@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Group commit: takes every request waiting in the queue (up to `maxBatchRecords` records), writes
+/// them in one transaction, then answers each request. Under load many requests share one fsync;
+/// an idle server commits a lone request at once. Optional `maxDelay` waits for more.
+public struct BatchWriter: Service {
+    public let queue: WriteQueue
+    public let store: any UsageStore
+    public let metrics: UsageMetrics
+    public let maxBatchRecords: Int
+    public let maxDelay: Duration
+    public let logger: Logger
+
+    public init(queue: WriteQueue, store: any UsageStore, metrics: UsageMetrics, maxBatchRecords: Int = 5000,
+                maxDelay: Duration = .zero, logger: Logger) {
+        self.queue = queue
+        self.store = store
+        self.metrics = metrics
+        self.maxBatchRecords = maxBatchRecords
+        self.maxDelay = maxDelay
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let queue = self.queue
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                while true {
+                    if maxDelay > .zero, queue.depth < maxBatchRecords {
+                        try? await Task.sleep(for: maxDelay)
+                    }
+                    guard let batch = await queue.nextBatch(maxRecords: maxBatchRecords) else { break }
+                    await write(batch)
+                }
+                logger.info("batch writer drained and stopped")
+            } onCancel: {
+                queue.close()
+            }
+        } onGracefulShutdown: {
+            queue.close()
+        }
+    }
+
+    func write(_ batch: [WriteQueue.Item]) async {
+        let records = batch.flatMap(\.records)
+        let start = ContinuousClock.now
+        do {
+            let outcomes = try await store.commit(records)
+            let elapsed = ContinuousClock.now - start
+            metrics.storeWrite(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            metrics.setQueueDepth(queue.depth)
+            for (record, outcome) in zip(records, outcomes) where outcome == .accepted {
+                if record.record.status == .pending {
+                    metrics.pendingChanged(service: record.record.service, operation: record.record.operation, model: record.model, by: 1)
+                } else {
+                    metrics.record(record)
+                }
+            }
+            var offset = 0
+            for item in batch {
+                item.continuation.resume(returning: Array(outcomes[offset..<(offset + item.records.count)]))
+                offset += item.records.count
+            }
+        } catch {
+            logger.error("store write failed, \(records.count) records not committed: \(error)")
+            for item in batch { item.continuation.resume(throwing: StoreUnavailable(underlying: "\(error)")) }
+        }
+    }
+}
+
+/// The store could not commit: the client should retry (503 with Retry-After).
+public struct StoreUnavailable: Error, CustomStringConvertible, Sendable {
+    public let underlying: String
+    public var description: String { "the store could not commit the records: \(underlying)" }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import GRDB
+
+/// Mapping between `PricedRecord` and a row of `usage_records`.
+enum RecordRow {
+    static let columns = [
+        "id", "id_given", "ts", "received_at", "user_id", "plan", "paying", "service", "operation", "category", "provider",
+        "model", "model_raw", "status", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
+        "reasoning_tokens", "units_requests", "units_images", "units_seconds", "units_minutes", "units_characters",
+        "cost_nano", "cost_source", "caller_cost_nano", "price_version", "unpriced", "credits_micro",
+        "caller_credits_micro", "duration_us", "error_type", "error_message", "metadata",
+    ]
+
+    static let insertSQL = """
+        INSERT INTO usage_records (\(columns.joined(separator: ", ")))
+        VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))
+        ON CONFLICT (id) DO NOTHING
+        """
+
+    static func arguments(_ p: PricedRecord, receivedAt: Date = Date()) -> StatementArguments {
+        let r = p.record
+        let values: [(any DatabaseValueConvertible)?] = [
+            r.id, r.idWasGiven, r.timestamp.unixMilliseconds, receivedAt.unixMilliseconds, r.userID, r.plan, r.paying,
+            r.service, r.operation, p.category.rawValue, p.provider, p.model, r.model, r.status.rawValue,
+            r.tokens.input, r.tokens.cachedInput, r.tokens.cacheWrite, r.tokens.output, r.tokens.reasoning,
+            r.units.requests, r.units.images, r.units.seconds, r.units.minutes, r.units.characters,
+            p.costNanoUSD, p.costSource.rawValue, r.callerCostNanoUSD, p.priceVersion, p.unpriced, p.creditsMicro,
+            r.creditsMicro, r.durationMs.map { Int64(($0 * 1000).rounded()) }, r.errorType, r.errorMessage, r.metadataJSON,
+        ]
+        return StatementArguments(values)
+    }
+
+    static let completeSQL = """
+        UPDATE usage_records SET status = ?, completed_at = ?, category = ?, provider = ?, model = ?,
+            input_tokens = ?, cached_input_tokens = ?, cache_write_tokens = ?, output_tokens = ?, reasoning_tokens = ?,
+            units_requests = ?, units_images = ?, units_seconds = ?, units_minutes = ?, units_characters = ?,
+            cost_nano = ?, cost_source = ?, caller_cost_nano = ?, price_version = ?, unpriced = ?, credits_micro = ?,
+            caller_credits_micro = ?, duration_us = ?, error_type = ?, error_message = ?
+        WHERE id = ? AND status = 'pending'
+        """
+
+    static func completionArguments(_ p: PricedRecord, completedAt: Date) -> StatementArguments {
+        let r = p.record
+        let values: [(any DatabaseValueConvertible)?] = [
+            r.status.rawValue, completedAt.unixMilliseconds, p.category.rawValue, p.provider, p.model,
+            r.tokens.input, r.tokens.cachedInput, r.tokens.cacheWrite, r.tokens.output, r.tokens.reasoning,
+            r.units.requests, r.units.images, r.units.seconds, r.units.minutes, r.units.characters,
+            p.costNanoUSD, p.costSource.rawValue, r.callerCostNanoUSD, p.priceVersion, p.unpriced, p.creditsMicro,
+            r.creditsMicro, r.durationMs.map { Int64(($0 * 1000).rounded()) }, r.errorType, r.errorMessage, r.id,
+        ]
+        return StatementArguments(values)
+    }
+
+    /// The record as the client sent it (model as sent; category and provider as resolved at ingest).
+    static func record(from row: Row) -> UsageRecord {
+        let durationMicros: Int64? = row["duration_us"]
+        return UsageRecord(
+            id: row["id"], idWasGiven: row["id_given"], timestamp: Date(unixMilliseconds: row["ts"]),
+            userID: row["user_id"], plan: row["plan"], paying: row["paying"], service: row["service"],
+            operation: row["operation"], category: UsageCategory(rawValue: row["category"]), provider: row["provider"],
+            model: row["model_raw"], status: RecordStatus(rawValue: row["status"]) ?? .pending,
+            tokens: TokenCounts(input: row["input_tokens"], cachedInput: row["cached_input_tokens"],
+                                cacheWrite: row["cache_write_tokens"], output: row["output_tokens"],
+                                reasoning: row["reasoning_tokens"]),
+            units: UsageUnits(requests: row["units_requests"], images: row["units_images"], seconds: row["units_seconds"],
+                              minutes: row["units_minutes"], characters: row["units_characters"]),
+            callerCostNanoUSD: row["caller_cost_nano"], creditsMicro: row["caller_credits_micro"],
+            durationMs: durationMicros.map { Double($0) / 1000 }, errorType: row["error_type"],
+            errorMessage: row["error_message"], metadataJSON: row["metadata"]
+        )
+    }
+}

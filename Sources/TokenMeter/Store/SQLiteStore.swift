@@ -1,0 +1,203 @@
+import Foundation
+import GRDB
+
+/// The SQLite implementation of `UsageStore` (GRDB `DatabasePool`: WAL, concurrent readers, one writer).
+public final class SQLiteStore: UsageStore {
+    public enum Synchronous: String, Sendable, CaseIterable {
+        /// fsync on every commit: a committed record survives power loss.
+        case full = "FULL"
+        /// fsync at checkpoints only: a committed record survives a process crash, but the last
+        /// commits may be lost on power loss or an OS crash. Faster.
+        case normal = "NORMAL"
+    }
+
+    public let pool: DatabasePool
+    public let path: String
+
+    public init(path: String, synchronous: Synchronous = .full, readonly: Bool = false) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(5)
+        config.readonly = readonly
+        config.label = "tokenmeter"
+        let mode = synchronous.rawValue
+        config.prepareDatabase { db in
+            if !db.configuration.readonly {
+                try db.execute(sql: "PRAGMA synchronous = \(mode)")
+            }
+        }
+        self.path = path
+        self.pool = try DatabasePool(path: path, configuration: config)
+        if !readonly { try StoreSchema.migrator.migrate(pool) }
+    }
+
+    // MARK: - Writes
+
+    public func commit(_ records: [PricedRecord]) async throws -> [WriteOutcome] {
+        try await pool.write { db in
+            var outcomes: [WriteOutcome] = []
+            outcomes.reserveCapacity(records.count)
+            var aggregate = BatchAggregate()
+            let insert = try db.cachedStatement(sql: RecordRow.insertSQL)
+            for record in records {
+                try insert.execute(arguments: RecordRow.arguments(record))
+                if db.changesCount == 1 {
+                    outcomes.append(.accepted)
+                    if record.record.status != .pending { aggregate.add(record) }
+                } else {
+                    outcomes.append(.duplicate)
+                }
+            }
+            try Self.write(aggregate, db)
+            return outcomes
+        }
+    }
+
+    public func complete(id: String, with completion: RecordCompletion,
+                         reprice: @escaping @Sendable (UsageRecord) -> PricedRecord) async throws -> CompletionResult {
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM usage_records WHERE id = ?", arguments: [id]) else {
+                return .notFound
+            }
+            let stored = RecordRow.record(from: row)
+            guard stored.status == .pending else { return .alreadyCompleted(stored.status) }
+            let priced = reprice(completion.applied(to: stored))
+            try db.execute(sql: RecordRow.completeSQL, arguments: RecordRow.completionArguments(priced, completedAt: Date()))
+            var aggregate = BatchAggregate()
+            aggregate.add(priced)
+            try Self.write(aggregate, db)
+            return .completed(priced)
+        }
+    }
+
+    /// Upserts the rollup, user-day and lifetime rows of one batch.
+    static func write(_ aggregate: BatchAggregate, _ db: Database) throws {
+        guard !aggregate.isEmpty else { return }
+        let figures = StoreSchema.figureColumns
+        for (granularity, rows) in aggregate.rollups {
+            let table = StoreSchema.rollupTables[granularity]!
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO \(table) (bucket, service, operation, category, provider, model, status, \(figures.joined(separator: ", ")))
+                VALUES (?, ?, ?, ?, ?, ?, ?, \(figures.map { _ in "?" }.joined(separator: ", ")))
+                ON CONFLICT (bucket, service, operation, category, provider, model, status) DO UPDATE SET
+                \(figures.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", "))
+                """)
+            for (key, value) in rows {
+                let d = key.dimensions
+                var arguments: [(any DatabaseValueConvertible)?] = [key.bucket, d.service, d.operation, d.category, d.provider, d.model, d.status]
+                arguments += value.columnValues.map { $0 as (any DatabaseValueConvertible)? }
+                try statement.execute(arguments: StatementArguments(arguments))
+            }
+        }
+        let userDay = try db.cachedStatement(sql: """
+            INSERT INTO user_day (day, user_id, plan, paying, requests, errors, cost_nano, credits_micro)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (day, user_id) DO UPDATE SET
+                plan = coalesce(excluded.plan, plan), paying = max(paying, excluded.paying),
+                requests = requests + excluded.requests, errors = errors + excluded.errors,
+                cost_nano = cost_nano + excluded.cost_nano, credits_micro = credits_micro + excluded.credits_micro
+            """)
+        for (key, delta) in aggregate.userDays {
+            try userDay.execute(arguments: [key.day, key.userID, delta.plan, delta.paying ? 1 : 0, delta.requests,
+                                            delta.errors, delta.costNanoUSD, delta.creditsMicro])
+        }
+        let lifetime = try db.cachedStatement(sql: """
+            INSERT INTO lifetime_totals (service, operation, category, provider, model, status, error_type, requests,
+                input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nano,
+                credits_micro, unpriced_requests)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (service, operation, category, provider, model, status, error_type) DO UPDATE SET
+                requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
+                cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
+                cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+                output_tokens = output_tokens + excluded.output_tokens,
+                reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+                cost_nano = cost_nano + excluded.cost_nano, credits_micro = credits_micro + excluded.credits_micro,
+                unpriced_requests = unpriced_requests + excluded.unpriced_requests
+            """)
+        for totals in aggregate.lifetime.values {
+            let t = totals.tokens
+            try lifetime.execute(arguments: [totals.service, totals.operation, totals.category, totals.provider, totals.model,
+                                             totals.status.rawValue, totals.errorType ?? "", totals.requests, t.input,
+                                             t.cachedInput, t.cacheWrite, t.output, t.reasoning, totals.costNanoUSD,
+                                             totals.creditsMicro, totals.unpricedRequests])
+        }
+    }
+
+    // MARK: - Startup and maintenance
+
+    public func lifetimeTotals() async throws -> [UsageTotals] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM lifetime_totals ORDER BY rowid").map { row in
+                let errorType: String = row["error_type"]
+                var totals = UsageTotals(service: row["service"], operation: row["operation"], category: row["category"],
+                                         provider: row["provider"], model: row["model"],
+                                         status: RecordStatus(rawValue: row["status"]) ?? .success,
+                                         errorType: errorType.isEmpty ? nil : errorType)
+                totals.requests = row["requests"]
+                totals.tokens = TokenCounts(input: row["input_tokens"], cachedInput: row["cached_input_tokens"],
+                                            cacheWrite: row["cache_write_tokens"], output: row["output_tokens"],
+                                            reasoning: row["reasoning_tokens"])
+                totals.costNanoUSD = row["cost_nano"]
+                totals.creditsMicro = row["credits_micro"]
+                totals.unpricedRequests = row["unpriced_requests"]
+                return totals
+            }
+        }
+    }
+
+    public func pendingCounts() async throws -> [PendingCount] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT service, operation, model, COUNT(*) AS n FROM usage_records
+                WHERE status = 'pending' GROUP BY service, operation, model
+                """).map { PendingCount(service: $0["service"], operation: $0["operation"], model: $0["model"], count: $0["n"]) }
+        }
+    }
+
+    public func prune(retention: RetentionPolicy, now: Date) async throws -> PruneSummary {
+        var summary = PruneSummary()
+        let rawCutoff = retention.oldestKept(nil, now: now).unixMilliseconds
+        let minuteCutoff = retention.oldestKept(.minute, now: now).unixMilliseconds
+        let hourCutoff = retention.oldestKept(.hour, now: now).unixMilliseconds
+        // Small transactions, so pruning never holds the writer long enough to stall ingest.
+        summary.records = try await deleteInChunks("usage_records", "ts", before: rawCutoff, key: "seq")
+        summary.minuteRows = try await deleteInChunks("rollup_minute", "bucket", before: minuteCutoff, key: "bucket")
+        summary.hourRows = try await deleteInChunks("rollup_hour", "bucket", before: hourCutoff, key: "bucket")
+        return summary
+    }
+
+    private func deleteInChunks(_ table: String, _ column: String, before cutoff: Int64, key: String) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await pool.write { db -> Int in
+                if key == "seq" {
+                    try db.execute(sql: "DELETE FROM \(table) WHERE seq IN (SELECT seq FROM \(table) WHERE \(column) < ? LIMIT 5000)", arguments: [cutoff])
+                } else {
+                    // WITHOUT ROWID rollup tables: delete a bounded range of old buckets at a time.
+                    let oldest = try Int64.fetchOne(db, sql: "SELECT min(bucket) FROM \(table)") ?? cutoff
+                    let upTo = min(cutoff, oldest + 86_400_000)
+                    try db.execute(sql: "DELETE FROM \(table) WHERE bucket < ?", arguments: [upTo])
+                }
+                return db.changesCount
+            }
+            total += deleted
+            if deleted == 0 { return total }
+            await Task.yield()
+        }
+    }
+
+    public func checkWritable() async throws {
+        try await pool.write { db in
+            try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS readiness_probe (x INTEGER)")
+            try db.execute(sql: "DELETE FROM readiness_probe")
+        }
+        guard FileManager.default.isWritableFile(atPath: path) else {
+            throw StoreError("database file \(path) is not writable")
+        }
+    }
+}
+
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

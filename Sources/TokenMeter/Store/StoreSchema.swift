@@ -1,0 +1,119 @@
+import GRDB
+
+/// Tables of the SQLite store. Times are Unix milliseconds (UTC); money is nano-USD; credits are
+/// micro-credits; durations are microseconds; all integers, so sums are exact.
+enum StoreSchema {
+    static let rollupTables: [Granularity: String] = [.minute: "rollup_minute", .hour: "rollup_hour", .day: "rollup_day"]
+
+    static let figureColumns = [
+        "requests", "errors", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
+        "reasoning_tokens", "cost_nano", "credits_micro", "unpriced_requests", "duration_us_sum", "duration_count",
+    ]
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE usage_records (
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    id_given INTEGER NOT NULL,
+                    ts INTEGER NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    completed_at INTEGER,
+                    user_id TEXT,
+                    plan TEXT,
+                    paying INTEGER,
+                    service TEXT NOT NULL,
+                    operation TEXT NOT NULL,
+                    category TEXT NOT NULL,
+                    provider TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    model_raw TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    input_tokens INTEGER NOT NULL,
+                    cached_input_tokens INTEGER NOT NULL,
+                    cache_write_tokens INTEGER NOT NULL,
+                    output_tokens INTEGER NOT NULL,
+                    reasoning_tokens INTEGER NOT NULL,
+                    units_requests REAL, units_images REAL, units_seconds REAL, units_minutes REAL, units_characters REAL,
+                    cost_nano INTEGER NOT NULL,
+                    cost_source TEXT NOT NULL,
+                    caller_cost_nano INTEGER,
+                    price_version TEXT,
+                    unpriced INTEGER NOT NULL,
+                    credits_micro INTEGER NOT NULL,
+                    caller_credits_micro INTEGER,
+                    duration_us INTEGER,
+                    error_type TEXT,
+                    error_message TEXT,
+                    metadata TEXT
+                );
+                CREATE INDEX usage_records_ts ON usage_records(ts);
+                CREATE INDEX usage_records_pending ON usage_records(status) WHERE status = 'pending';
+                """)
+            for table in rollupTables.values {
+                try db.execute(sql: """
+                    CREATE TABLE \(table) (
+                        bucket INTEGER NOT NULL,
+                        service TEXT NOT NULL, operation TEXT NOT NULL, category TEXT NOT NULL,
+                        provider TEXT NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL,
+                        \(figureColumns.map { "\($0) INTEGER NOT NULL DEFAULT 0" }.joined(separator: ",\n")),
+                        PRIMARY KEY (bucket, service, operation, category, provider, model, status)
+                    ) WITHOUT ROWID
+                    """)
+            }
+            try db.execute(sql: """
+                CREATE TABLE user_day (
+                    day INTEGER NOT NULL,
+                    user_id TEXT NOT NULL,
+                    plan TEXT,
+                    paying INTEGER NOT NULL DEFAULT 0,
+                    requests INTEGER NOT NULL DEFAULT 0,
+                    errors INTEGER NOT NULL DEFAULT 0,
+                    cost_nano INTEGER NOT NULL DEFAULT 0,
+                    credits_micro INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (day, user_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX user_day_user ON user_day(user_id, day);
+                CREATE TABLE lifetime_totals (
+                    service TEXT NOT NULL, operation TEXT NOT NULL, category TEXT NOT NULL,
+                    provider TEXT NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL, error_type TEXT NOT NULL,
+                    requests INTEGER NOT NULL DEFAULT 0,
+                    input_tokens INTEGER NOT NULL DEFAULT 0, cached_input_tokens INTEGER NOT NULL DEFAULT 0,
+                    cache_write_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0,
+                    reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+                    cost_nano INTEGER NOT NULL DEFAULT 0, credits_micro INTEGER NOT NULL DEFAULT 0,
+                    unpriced_requests INTEGER NOT NULL DEFAULT 0,
+                    UNIQUE (service, operation, category, provider, model, status, error_type)
+                );
+                CREATE TABLE price_changes (
+                    seq INTEGER PRIMARY KEY,
+                    kind TEXT NOT NULL CHECK (kind IN ('put', 'delete')),
+                    model TEXT NOT NULL,
+                    valid_from INTEGER,
+                    entry_json TEXT,
+                    created_at INTEGER NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+}
+
+/// Rollup bucket sizes.
+public enum Granularity: String, Sendable, CaseIterable, Comparable {
+    case minute, hour, day
+
+    public var milliseconds: Int64 {
+        switch self {
+        case .minute: 60_000
+        case .hour: 3_600_000
+        case .day: 86_400_000
+        }
+    }
+
+    public func bucket(_ ms: Int64) -> Int64 { floorDiv(ms, milliseconds) * milliseconds }
+
+    public static func < (a: Granularity, b: Granularity) -> Bool { a.milliseconds < b.milliseconds }
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+public enum WriteOutcome: Sendable, Equatable {
+    case accepted
+    case duplicate
+}
+
+public enum CompletionResult: Sendable, Equatable {
+    case completed(PricedRecord)
+    case notFound
+    case alreadyCompleted(RecordStatus)
+}
+
+public struct RetentionPolicy: Sendable, Equatable {
+    public var rawDays: Int
+    public var minuteRollupDays: Int
+    public var hourRollupDays: Int
+
+    public init(rawDays: Int = 90, minuteRollupDays: Int = 2, hourRollupDays: Int = 90) {
+        self.rawDays = rawDays
+        self.minuteRollupDays = minuteRollupDays
+        self.hourRollupDays = hourRollupDays
+    }
+
+    /// Oldest timestamp still held at `granularity` (nil: raw records), at `now`.
+    public func oldestKept(_ granularity: Granularity?, now: Date) -> Date {
+        let days: Int? = switch granularity {
+        case nil: rawDays
+        case .minute?: minuteRollupDays
+        case .hour?: hourRollupDays
+        case .day?: nil
+        }
+        guard let days else { return .distantPast }
+        return now.addingTimeInterval(-Double(days) * 86400)
+    }
+}
+
+public struct PruneSummary: Sendable, Equatable {
+    public var records = 0
+    public var minuteRows = 0
+    public var hourRows = 0
+}
+
+public struct PendingCount: Sendable, Equatable {
+    public var service: String
+    public var operation: String
+    public var model: String
+    public var count: Int64
+}
+
+/// The durable store. Implementations state these guarantees:
+/// - `commit` writes all records of a batch and their rollups in one transaction; when it returns,
+///   the batch is durable (per the configured synchronous mode); when it throws, nothing was written.
+/// - A record whose `id` is already stored is reported `.duplicate` and changes nothing.
+/// - Every method is safe to call concurrently; writes are serialized by the store.
+public protocol UsageStore: PriceChangeRepository, ReportSource {
+    func commit(_ records: [PricedRecord]) async throws -> [WriteOutcome]
+    /// Completes a pending record: `reprice` turns the completed record into its priced form.
+    func complete(id: String, with completion: RecordCompletion,
+                  reprice: @escaping @Sendable (UsageRecord) -> PricedRecord) async throws -> CompletionResult
+    func lifetimeTotals() async throws -> [UsageTotals]
+    func pendingCounts() async throws -> [PendingCount]
+    func prune(retention: RetentionPolicy, now: Date) async throws -> PruneSummary
+    /// Throws when the store cannot take writes.
+    func checkWritable() async throws
+}

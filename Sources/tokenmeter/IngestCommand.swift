@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import TokenMeter
+
+struct IngestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Backfill an NDJSON file of usage records straight into the store.",
+        discussion: "Records are idempotent by id, as over HTTP: running the same file twice stores nothing twice. A running server's counters include these records after its next restart."
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    @Argument(help: "NDJSON file, one usage record per line.")
+    var file: String
+
+    @Option(name: .long, help: "Records per transaction.")
+    var batchSize = 1000
+
+    func run() async throws {
+        let config = try options.load()
+        let store = try SQLiteStore(path: config.databasePath, synchronous: config.synchronous)
+        let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store)
+        var backfill = Backfill(store: store, pricing: pricing,
+                                normalizer: RecordNormalizer(maxAge: Double(config.retention.rawDays) * 86400))
+        backfill.batchSize = max(1, batchSize)
+        let interactive = isatty(STDERR_FILENO) != 0
+        let summary = try await backfill.run(file: file) { progress in
+            let percent = progress.totalBytes > 0 ? 100 * Double(progress.bytesRead) / Double(progress.totalBytes) : 100
+            let filled = Int(percent / 100 * 30)
+            let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: 30 - filled)
+            let eta = progress.etaSeconds.map { String(format: "%.0fs", $0) } ?? "?"
+            let line = String(format: "[%@] %5.1f%%  %d lines  %.0f records/s  ETA %@", bar, percent, progress.lines, progress.recordsPerSecond, eta)
+            FileHandle.standardError.write(Data(((interactive ? "\r" : "") + line + (interactive ? "" : "\n")).utf8))
+        }
+        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+        print("accepted \(summary.accepted), duplicates \(summary.duplicates), rejected \(summary.rejected)")
+        for (line, message) in summary.errors { print("  line \(line): \(message)") }
+        if summary.rejected > summary.errors.count { print("  … and \(summary.rejected - summary.errors.count) more rejected lines") }
+        if summary.accepted + summary.duplicates == 0 && summary.rejected > 0 { throw ExitCode(1) }
+    }
+}

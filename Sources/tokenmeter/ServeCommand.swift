@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import TokenMeter
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HTTP service (ingest, /metrics, reports) on the SQLite store."
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(name: .long, help: "Address to listen on (default 127.0.0.1, or TOKENMETER_HOST).")
+    var host: String?
+
+    @Option(name: .long, help: "Port to listen on (default 9477, or TOKENMETER_PORT).")
+    var port: Int?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        var logger = Logger(label: "tokenmeter")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let config: ServerConfig
+        do {
+            config = try options.load(host: host, port: port)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let problems = config.problems()
+        guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "\n")) }
+        let components = try await AppComponents.open(config: config)
+        logger.info("tokenmeter \(TokenMeterVersion.string) on \(config.host):\(config.port), store \(config.databasePath) (synchronous=\(config.synchronous.rawValue)), \(config.tokens.count) API tokens")
+        let app = try buildApplication(components, logger: logger)
+        try await app.runService()
+    }
+}
+
+struct CheckConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate the configuration (file, environment, flags) and print the effective settings."
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(name: .long) var host: String?
+    @Option(name: .long) var port: Int?
+
+    func run() async throws {
+        let config: ServerConfig
+        do {
+            config = try options.load(host: host, port: port)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        print("listen:          \(config.host):\(config.port)")
+        print("database:        \(config.databasePath) (synchronous=\(config.synchronous.rawValue))")
+        print("api tokens:      \(config.tokens.map(\.role.rawValue).joined(separator: ", ").isEmpty ? "none (loopback only)" : config.tokens.map(\.role.rawValue).joined(separator: ", "))")
+        print("metrics token:   \(config.metricsToken == nil ? "none" : "set")")
+        print("time zone:       \(config.timeZone.identifier)")
+        print("retention:       raw \(config.retention.rawDays)d, minute rollups \(config.retention.minuteRollupDays)d, hour rollups \(config.retention.hourRollupDays)d, day rollups forever")
+        print("budgets:         \(config.budgets.map { "\($0.name) \($0.usd) USD/\($0.window.rawValue)" }.joined(separator: "; "))")
+        print("currency rates:  \(config.currencyRates.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")
+        do {
+            let entries = try DefaultCatalog.entries()
+            print("default catalog: \(entries.count) entries")
+            if let file = config.catalogFile {
+                let extra = try DefaultCatalog.decode(Data(contentsOf: URL(fileURLWithPath: file)), source: file)
+                print("catalog file:    \(file), \(extra.count) entries")
+            }
+        } catch {
+            throw ValidationError("catalog: \(error)")
+        }
+        let problems = config.problems()
+        if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
+        print("configuration OK")
+    }
+}
