@@ -68,7 +68,7 @@ public struct ServerConfig: Sendable, Equatable {
         } else if tokens.isEmpty && !isLoopback {
             problems.append("refusing to listen on \(host) with no API tokens configured: set TOKENMETER_TOKENS")
         }
-        if !(1...65535).contains(port) { problems.append("port \(port) is not between 1 and 65535") }
+        if !(0...65535).contains(port) { problems.append("port \(port) is not between 0 (any free port) and 65535") }
         for (role, token) in tokens where token.count < 8 {
             problems.append("the \(role.rawValue) token is shorter than 8 characters")
         }

@@ -36,7 +36,9 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
             if let metricsToken {
                 let presented = bearer(request)
                 guard let presented else { throw unauthorized("/metrics needs the metrics token") }
-                guard constantTimeEquals(presented, metricsToken) || role(of: presented) == .admin else {
+                let role = role(of: presented)
+                guard constantTimeEquals(presented, metricsToken) || role == .admin else {
+                    if role != nil { throw APIError(.forbidden, "/metrics needs the metrics token or an admin token") }
                     throw unauthorized("the token is not valid for /metrics")
                 }
             }

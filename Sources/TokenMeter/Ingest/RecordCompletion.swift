@@ -4,7 +4,8 @@ import Foundation
 /// duration and error fields. Fields it carries replace those of the pending record.
 public struct RecordCompletion: Sendable, Equatable {
     public var status: RecordStatus
-    public var tokens: TokenCounts?
+    /// The token-related fields as sent, merged over the pending record's counts when applied.
+    public var tokenFields: [String: JSONValue]?
     public var units: UsageUnits?
     public var callerCostNanoUSD: Int64?
     public var creditsMicro: Int64?
@@ -12,10 +13,10 @@ public struct RecordCompletion: Sendable, Equatable {
     public var errorType: String?
     public var errorMessage: String?
 
-    public init(status: RecordStatus, tokens: TokenCounts? = nil, units: UsageUnits? = nil, callerCostNanoUSD: Int64? = nil,
+    public init(status: RecordStatus, tokenFields: [String: JSONValue]? = nil, units: UsageUnits? = nil, callerCostNanoUSD: Int64? = nil,
                 creditsMicro: Int64? = nil, durationMs: Double? = nil, errorType: String? = nil, errorMessage: String? = nil) {
         self.status = status
-        self.tokens = tokens
+        self.tokenFields = tokenFields
         self.units = units
         self.callerCostNanoUSD = callerCostNanoUSD
         self.creditsMicro = creditsMicro
@@ -24,10 +25,14 @@ public struct RecordCompletion: Sendable, Equatable {
         self.errorMessage = errorMessage
     }
 
-    public func applied(to pending: UsageRecord) -> UsageRecord {
+    /// The completed record; throws when the merged token counts are inconsistent.
+    public func applied(to pending: UsageRecord) throws(NormalizationError) -> UsageRecord {
         var record = pending
         record.status = status
-        record.tokens = tokens ?? record.tokens
+        if let tokenFields {
+            var reader = FieldReader(tokenFields)
+            record.tokens = try RecordNormalizer().readTokens(&reader, object: tokenFields, over: pending.tokens)
+        }
         record.units = units ?? record.units
         record.callerCostNanoUSD = callerCostNanoUSD ?? record.callerCostNanoUSD
         record.creditsMicro = creditsMicro ?? record.creditsMicro
@@ -52,8 +57,12 @@ extension RecordNormalizer {
             }
             let status = try readStatus(&r)
             guard status != .pending else { throw NormalizationError("status: must be success or error to complete a record") }
-            let hasTokens = object.keys.contains { Self.tokenKeys.contains($0) }
-            let tokens = hasTokens ? try readTokens(&r, object: object) : nil
+            let tokenFields = object.filter { Self.tokenKeys.contains($0.key) }
+            if !tokenFields.isEmpty {
+                var reader = FieldReader(tokenFields)
+                _ = try readTokens(&reader, object: tokenFields)
+                for key in tokenFields.keys { _ = r.take(key) }
+            }
             let units = object["units"] != nil ? try readUnits(&r) : nil
             let cost = try r.number("cost_usd", "cost_dollars", "total_cost_usd").map { Money.nanoUSD(fromUSD: $0) }
             let credits = try r.number("credits", "tokens_cost", "credits_charged").map { Money.micro(from: $0) }
@@ -65,7 +74,7 @@ extension RecordNormalizer {
             if let field = unknown.first {
                 throw NormalizationError("\(field.prefix(64)): not a field a completion can change (status, usage and token fields, units, cost_usd, credits, duration_ms, error_type, error_message)")
             }
-            return .success(RecordCompletion(status: status, tokens: tokens, units: units, callerCostNanoUSD: cost,
+            return .success(RecordCompletion(status: status, tokenFields: tokenFields.isEmpty ? nil : tokenFields, units: units, callerCostNanoUSD: cost,
                                              creditsMicro: credits, durationMs: duration, errorType: errorType, errorMessage: errorMessage))
         } catch let error as NormalizationError {
             return .failure(error)

@@ -122,7 +122,8 @@ public struct RecordNormalizer: Sendable {
         }
     }
 
-    func readTokens(_ r: inout FieldReader, object: [String: JSONValue]) throws(NormalizationError) -> TokenCounts {
+    /// The record's token counts; fields the object does not give keep their value in `base`.
+    func readTokens(_ r: inout FieldReader, object: [String: JSONValue], over base: TokenCounts = TokenCounts()) throws(NormalizationError) -> TokenCounts {
         var fromUsage: ParsedUsage?
         if let (key, value) = r.take(["usage", "usage_metadata", "usageMetadata"]) {
             guard case .object(let usage) = value else {
@@ -147,12 +148,20 @@ public struct RecordNormalizer: Sendable {
         let reasoning = try explicit("reasoning_tokens")
         _ = r.take("total_tokens")
 
-        var tokens = TokenCounts()
-        tokens.input = input ?? flat?.input ?? fromUsage?.input ?? 0
-        tokens.cachedInput = cached ?? flat?.cachedInput ?? fromUsage?.cachedInput ?? 0
-        tokens.cacheWrite = cacheWrite ?? flat?.cacheWrite ?? fromUsage?.cacheWrite ?? 0
-        tokens.output = output ?? flat?.output ?? fromUsage?.output ?? 0
-        tokens.reasoning = reasoning ?? flat?.reasoning ?? fromUsage?.reasoning ?? 0
+        var tokens = base
+        tokens.input = input ?? flat?.input ?? fromUsage?.input ?? base.input
+        // `prompt_tokens` includes cached tokens: split off a cached count given separately.
+        let source = flat?.input != nil ? flat : fromUsage
+        if input == nil, let cached, let source, source.shape != .anthropic, source.cachedInput == nil, source.input != nil {
+            guard cached <= tokens.input else {
+                throw NormalizationError("cached_input_tokens: \(cached) exceeds the prompt tokens (\(tokens.input))")
+            }
+            tokens.input -= cached
+        }
+        tokens.cachedInput = cached ?? flat?.cachedInput ?? fromUsage?.cachedInput ?? base.cachedInput
+        tokens.cacheWrite = cacheWrite ?? flat?.cacheWrite ?? fromUsage?.cacheWrite ?? base.cacheWrite
+        tokens.output = output ?? flat?.output ?? fromUsage?.output ?? base.output
+        tokens.reasoning = reasoning ?? flat?.reasoning ?? fromUsage?.reasoning ?? base.reasoning
         if tokens.reasoning > tokens.output {
             throw NormalizationError("reasoning_tokens: \(tokens.reasoning) exceeds output_tokens (\(tokens.output)); reasoning is part of the output")
         }

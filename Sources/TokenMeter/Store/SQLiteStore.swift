@@ -60,7 +60,7 @@ public final class SQLiteStore: UsageStore {
             }
             let stored = RecordRow.record(from: row)
             guard stored.status == .pending else { return .alreadyCompleted(stored.status) }
-            let priced = reprice(completion.applied(to: stored))
+            let priced = reprice(try completion.applied(to: stored))
             try db.execute(sql: RecordRow.completeSQL, arguments: RecordRow.completionArguments(priced, completedAt: Date()))
             var aggregate = BatchAggregate()
             aggregate.add(priced)

@@ -56,6 +56,7 @@ public struct PendingCount: Sendable, Equatable {
 public protocol UsageStore: PriceChangeRepository, ReportSource {
     func commit(_ records: [PricedRecord]) async throws -> [WriteOutcome]
     /// Completes a pending record: `reprice` turns the completed record into its priced form.
+    /// Throws `NormalizationError` (nothing written) when the completion does not fit the record.
     func complete(id: String, with completion: RecordCompletion,
                   reprice: @escaping @Sendable (UsageRecord) -> PricedRecord) async throws -> CompletionResult
     func lifetimeTotals() async throws -> [UsageTotals]

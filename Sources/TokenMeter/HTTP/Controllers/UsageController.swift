@@ -45,6 +45,8 @@ struct UsageController<Context: RequestContext> {
         let result: CompletionResult
         do {
             result = try await store.complete(id: id, with: completion, reprice: { pricing.price($0) })
+        } catch let error as NormalizationError {
+            throw APIError(.badRequest, error.message)
         } catch {
             throw APIError.overloaded("the store could not commit the completion: \(error)", retryAfterSeconds: 5)
         }

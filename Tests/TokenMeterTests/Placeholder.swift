@@ -1,3 +1,0 @@
-import Testing
-@testable import TokenMeter
-@Test func placeholder() { #expect(TokenMeterVersion.string == "0.1.0") }
