@@ -9,9 +9,10 @@ struct PricesController<Context: RequestContext> {
         let routes = RouteCollection(context: Context.self)
         routes.get(use: list)
         routes.post("import", use: importFile)
-        routes.get(":model", use: show)
-        routes.put(":model", use: put)
-        routes.delete(":model", use: delete)
+        // `**`: model names may contain slashes (`openai/gpt-4o`, LiteLLM's `gemini/gemini-1.5-pro`).
+        routes.get("**", use: show)
+        routes.put("**", use: put)
+        routes.delete("**", use: delete)
         return routes
     }
 
@@ -34,7 +35,7 @@ struct PricesController<Context: RequestContext> {
 
     /// The versions of the model a name resolves to (by the matching order of CONTRACT section 2).
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
-        let name = try context.parameters.require("model")
+        let name = try Self.model(context)
         let catalog = pricing.catalog
         guard let model = catalog.canonicalModel(for: name) else {
             throw APIError(.notFound, "no price matches '\(name)'; records for it are stored unpriced")
@@ -44,7 +45,7 @@ struct PricesController<Context: RequestContext> {
 
     /// Adds or replaces the version of `{model}` with the body's `valid_from` (none: the undated version).
     @Sendable func put(_ request: Request, context: Context) async throws -> Response {
-        let model = try context.parameters.require("model")
+        let model = try Self.model(context)
         let body = try await UsageController<Context>.collect(request, limit: 1024 * 1024)
         guard case .success(.object(var object)) = IngestBody.decode(body[...]) else {
             throw APIError(.badRequest, "body: must be a JSON object with the price fields (input, output, …)")
@@ -65,7 +66,7 @@ struct PricesController<Context: RequestContext> {
 
     /// Deletes every version of `{model}`, or the one given by `?valid_from=`.
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
-        let model = try context.parameters.require("model").lowercased()
+        let model = try Self.model(context).lowercased()
         var validFrom: Date?
         if let text = request.uri.queryParameters.get("valid_from") {
             guard let date = RFC3339.parse(text) else { throw APIError(.badRequest, "valid_from: '\(text)' is not an RFC 3339 timestamp") }
@@ -103,6 +104,12 @@ struct PricesController<Context: RequestContext> {
         guard !result.entries.isEmpty else { throw APIError(.badRequest, "the file holds no priced models") }
         try await apply(result.entries.map(PriceChange.put))
         return JSONResponse.make(ImportResponse(imported: result.entries.count, skipped: result.skipped))
+    }
+
+    static func model(_ context: Context) throws -> String {
+        let name = context.parameters.getCatchAll().joined(separator: "/")
+        guard !name.isEmpty else { throw APIError(.badRequest, "model: missing from the path (/v1/prices/{model})") }
+        return name.removingPercentEncoding ?? name
     }
 
     private func apply(_ changes: [PriceChange]) async throws {
