@@ -24,6 +24,7 @@ struct MetricsState {
     var unpriced: [[String]: Counter] = [:]
     var durations: [[String]: ValueHistogram] = [:]
     var pendingGauges: [[String]: Gauge] = [:]
+    var pendingCounts: [[String]: Int64] = [:]
     var gauges: [[String]: Gauge] = [:]
 
     init(registry: PrometheusCollectorRegistry, limits: MetricsLimits) {
@@ -66,14 +67,27 @@ struct MetricsState {
         return RecordHandles(usage: usageHandles, errors: errorCounter, unpriced: unpricedCounter, duration: histogram)
     }
 
-    mutating func pendingGauge(service: String, operation: String, model: String) -> Gauge {
+    mutating func changePending(service: String, operation: String, model: String, by delta: Int64) {
         let key = bounded([guarded("service", service), guarded("operation", operation), guarded("model", model)],
                           in: pendingGauges, limit: limits.maxSeriesPerMetric)
-        if let gauge = pendingGauges[key] { return gauge }
-        let gauge = registry.makeGauge(name: MetricNames.pending, labels: zip(["service", "operation", "model"], key).map { ($0, $1) },
-                                       help: MetricNames.help[MetricNames.pending]!)
+        let count = (pendingCounts[key] ?? 0) + delta
+        if count <= 0 {
+            pendingCounts[key] = nil
+            if let gauge = pendingGauges.removeValue(forKey: key) { registry.unregisterGauge(gauge) }
+            return
+        }
+        pendingCounts[key] = count
+        let gauge = pendingGauges[key] ?? registry.makeGauge(
+            name: MetricNames.pending, labels: zip(["service", "operation", "model"], key).map { ($0, $1) },
+            help: MetricNames.help[MetricNames.pending]!)
         pendingGauges[key] = gauge
-        return gauge
+        gauge.set(to: Double(count))
+    }
+
+    mutating func clearPending() {
+        for gauge in pendingGauges.values { registry.unregisterGauge(gauge) }
+        pendingGauges.removeAll()
+        pendingCounts.removeAll()
     }
 
     /// Gauges whose label values come from configuration or fixed windows, not from clients.

@@ -89,16 +89,17 @@ public final class UsageMetrics: Sendable {
         if let histogram = handles.duration, let durationMs { histogram.record(durationMs / 1000) }
     }
 
-    public func pendingChanged(service: String, operation: String, model: String, by delta: Double) {
-        let gauge = state.withLock { $0.pendingGauge(service: service, operation: operation, model: model) }
-        gauge.increment(by: delta)
+    /// Pending records per (service, operation, model). A series is removed when it reaches 0, so the
+    /// exposition is the same before and after a restart (which rebuilds it from the store).
+    public func pendingChanged(service: String, operation: String, model: String, by delta: Int64) {
+        state.withLock { $0.changePending(service: service, operation: operation, model: model, by: delta) }
     }
 
     public func setPending(_ counts: [(service: String, operation: String, model: String, count: Int64)]) {
         state.withLock { state in
-            for gauge in state.pendingGauges.values { gauge.set(to: 0.0) }
+            state.clearPending()
             for entry in counts {
-                state.pendingGauge(service: entry.service, operation: entry.operation, model: entry.model).increment(by: Double(entry.count))
+                state.changePending(service: entry.service, operation: entry.operation, model: entry.model, by: entry.count)
             }
         }
     }

@@ -65,7 +65,7 @@ public final class SQLiteStore: UsageStore {
             var aggregate = BatchAggregate()
             aggregate.add(priced)
             try Self.write(aggregate, db)
-            return .completed(priced)
+            return .completed(priced, pendingModel: row["model"])
         }
     }
 

@@ -6,7 +6,8 @@ public enum WriteOutcome: Sendable, Equatable {
 }
 
 public enum CompletionResult: Sendable, Equatable {
-    case completed(PricedRecord)
+    /// The completed record, and the model its pending row was counted under.
+    case completed(PricedRecord, pendingModel: String)
     case notFound
     case alreadyCompleted(RecordStatus)
 }

@@ -55,9 +55,9 @@ struct UsageController<Context: RequestContext> {
             throw APIError(.notFound, "no record with id '\(id)'")
         case .alreadyCompleted(let status):
             throw APIError(.conflict, "record '\(id)' is already completed (status \(status.rawValue))")
-        case .completed(let priced):
+        case .completed(let priced, let pendingModel):
             let metrics = pipeline.metrics
-            metrics.pendingChanged(service: priced.record.service, operation: priced.record.operation, model: priced.model, by: -1)
+            metrics.pendingChanged(service: priced.record.service, operation: priced.record.operation, model: pendingModel, by: -1)
             metrics.record(priced)
             return JSONResponse.make(CompletionResponse(priced))
         }
