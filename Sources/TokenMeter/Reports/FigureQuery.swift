@@ -1,7 +1,7 @@
 import Foundation
 
 /// What reports group and filter by (CONTRACT section 4).
-public enum Dimension: String, Sendable, CaseIterable, Hashable {
+public enum ReportDimension: String, Sendable, CaseIterable, Hashable {
     case service, operation, category, provider, model, status, user, plan
 
     /// Dimensions the rollup tables are keyed by; `user` and `plan` need raw records.
@@ -29,12 +29,12 @@ public enum Dimension: String, Sendable, CaseIterable, Hashable {
 public struct FigureQuery: Sendable, Equatable {
     public var from: Date
     public var to: Date
-    public var groupBy: [Dimension]
-    public var filters: [Dimension: [String]]
+    public var groupBy: [ReportDimension]
+    public var filters: [ReportDimension: [String]]
     /// Groups (values of `groupBy`) left out: how the `other` group of a top-N report is counted.
     public var excludedGroups: [[String]]
 
-    public init(from: Date, to: Date, groupBy: [Dimension] = [], filters: [Dimension: [String]] = [:], excludedGroups: [[String]] = []) {
+    public init(from: Date, to: Date, groupBy: [ReportDimension] = [], filters: [ReportDimension: [String]] = [:], excludedGroups: [[String]] = []) {
         self.from = from
         self.to = to
         self.groupBy = groupBy

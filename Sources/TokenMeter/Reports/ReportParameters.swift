@@ -4,8 +4,8 @@ import Foundation
 public struct ReportParameters: Sendable {
     public var from: Date
     public var to: Date
-    public var groupBy: [Dimension] = []
-    public var filters: [Dimension: [String]] = [:]
+    public var groupBy: [ReportDimension] = []
+    public var filters: [ReportDimension: [String]] = [:]
     public var limit: Int?
     public var timeZone: TimeZone
     public var currency: String?
@@ -42,13 +42,13 @@ public struct ReportParameters: Sendable {
         var parameters = ReportParameters(from: from, to: to, timeZone: timeZone)
         if let groups = query["group_by"], !groups.isEmpty {
             for name in groups.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-                guard let dimension = Dimension(rawValue: name) else {
-                    throw ReportError("group_by: unknown dimension '\(name)' (expected \(Dimension.allCases.map(\.rawValue).joined(separator: ", ")))")
+                guard let dimension = ReportDimension(rawValue: name) else {
+                    throw ReportError("group_by: unknown dimension '\(name)' (expected \(ReportDimension.allCases.map(\.rawValue).joined(separator: ", ")))")
                 }
                 if !parameters.groupBy.contains(dimension) { parameters.groupBy.append(dimension) }
             }
         }
-        for dimension in Dimension.allCases {
+        for dimension in ReportDimension.allCases {
             if let value = query[dimension.rawValue] ?? (dimension == .user ? query["user_id"] : nil) {
                 parameters.filters[dimension] = value.split(separator: ",").map(String.init)
             }

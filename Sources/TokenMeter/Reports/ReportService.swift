@@ -128,7 +128,7 @@ public struct ReportService: Sendable {
         FigureBlock(figures, activeUsers: users, currency: p.currency, rate: p.currencyRate)
     }
 
-    func keyDictionary(_ dimensions: [Dimension], _ values: [String]) -> [String: String] {
+    func keyDictionary(_ dimensions: [ReportDimension], _ values: [String]) -> [String: String] {
         Dictionary(uniqueKeysWithValues: zip(dimensions.map(\.rawValue), values))
     }
 }

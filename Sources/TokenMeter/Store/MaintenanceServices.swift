@@ -48,7 +48,7 @@ public struct StoreGaugeRefresher: Service {
         let calendar = ReportCalendar(timeZone: config.timeZone)
         let today = calendar.startOfDay(now)
         let month = calendar.startOfMonth(now)
-        func spend(from: Date, filters: [Dimension: [String]] = [:]) async throws -> Double {
+        func spend(from: Date, filters: [ReportDimension: [String]] = [:]) async throws -> Double {
             let result = try await store.figures(FigureQuery(from: from, to: now.addingTimeInterval(1), filters: filters),
                                                  retention: config.retention, now: now)
             return Money.usd(fromNano: result.groups.values.reduce(0) { $0 + $1.costNanoUSD })
@@ -61,9 +61,9 @@ public struct StoreGaugeRefresher: Service {
             metrics.setActiveUsers(window: window, count: users[[]] ?? 0)
         }
         for budget in config.budgets {
-            var filters: [Dimension: [String]] = [:]
+            var filters: [ReportDimension: [String]] = [:]
             for (key, value) in budget.filters ?? [:] {
-                if let dimension = Dimension(rawValue: key) { filters[dimension] = [value] }
+                if let dimension = ReportDimension(rawValue: key) { filters[dimension] = [value] }
             }
             let spent = try await spend(from: budget.window == .day ? today : month, filters: filters)
             metrics.setBudget(name: budget.name, window: budget.window.rawValue, limitUSD: budget.usd, spentUSD: spent)

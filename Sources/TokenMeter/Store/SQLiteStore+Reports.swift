@@ -44,7 +44,7 @@ extension SQLiteStore {
     static func filterSQL(_ query: FigureQuery, raw: Bool) -> (String, [any DatabaseValueConvertible]) {
         var clauses: [String] = []
         var arguments: [any DatabaseValueConvertible] = []
-        for dimension in Dimension.allCases {
+        for dimension in ReportDimension.allCases {
             guard let values = query.filters[dimension], !values.isEmpty else { continue }
             let column = raw ? dimension.rawColumn : dimension.rawValue
             clauses.append("\(column) IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
