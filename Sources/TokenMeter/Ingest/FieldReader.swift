@@ -60,9 +60,9 @@ struct FieldReader {
         return try Self.count(value, field: label(key))
     }
 
-    mutating func number(_ names: String...) throws(NormalizationError) -> Double? {
+    mutating func number(_ names: String..., max limit: Double = RecordLimits.maxQuantity) throws(NormalizationError) -> Double? {
         guard let (key, value) = take(names) else { return nil }
-        return try Self.number(value, field: label(key))
+        return try Self.number(value, field: label(key), max: limit)
     }
 
     /// A non-negative whole number.
@@ -70,20 +70,21 @@ struct FieldReader {
         switch value {
         case .int(let i):
             guard i >= 0 else { throw NormalizationError("\(field): must not be negative, got \(i)") }
+            guard i <= RecordLimits.maxTokens else { throw NormalizationError("\(field): \(i) is too large (at most \(RecordLimits.maxTokens))") }
             return i
         case .double(let d):
             guard d.isFinite else { throw NormalizationError("\(field): must be a finite number") }
             guard d >= 0 else { throw NormalizationError("\(field): must not be negative, got \(d)") }
             guard d == d.rounded() else { throw NormalizationError("\(field): must be a whole number, got \(d)") }
-            guard d < 9.2e18 else { throw NormalizationError("\(field): \(d) is too large (at most 2^63-1)") }
+            guard d <= Double(RecordLimits.maxTokens) else { throw NormalizationError("\(field): \(d) is too large (at most \(RecordLimits.maxTokens))") }
             return Int64(d)
         default:
             throw NormalizationError("\(field): must be a non-negative integer, got \(value.typeName)")
         }
     }
 
-    /// A non-negative finite number below 1e15 (larger quantities are certainly client bugs).
-    static func number(_ value: JSONValue, field: String) throws(NormalizationError) -> Double {
+    /// A non-negative finite number up to `limit` (larger quantities are certainly client bugs).
+    static func number(_ value: JSONValue, field: String, max limit: Double = RecordLimits.maxQuantity) throws(NormalizationError) -> Double {
         let d: Double
         switch value {
         case .int(let i): d = Double(i)
@@ -92,7 +93,7 @@ struct FieldReader {
         }
         guard d.isFinite else { throw NormalizationError("\(field): must be a finite number") }
         guard d >= 0 else { throw NormalizationError("\(field): must not be negative, got \(d)") }
-        guard d < 1e15 else { throw NormalizationError("\(field): \(d) is too large") }
+        guard d <= limit else { throw NormalizationError("\(field): \(d) is too large (at most \(limit))") }
         return d
     }
 }

@@ -64,10 +64,10 @@ extension RecordNormalizer {
                 for key in tokenFields.keys { _ = r.take(key) }
             }
             let units = object["units"] != nil ? try readUnits(&r) : nil
-            let cost = try r.number("cost_usd", "cost_dollars", "total_cost_usd").map { Money.nanoUSD(fromUSD: $0) }
+            let cost = try r.number("cost_usd", "cost_dollars", "total_cost_usd", max: RecordLimits.maxCostUSD).map { Money.nanoUSD(fromUSD: $0) }
             let credits = try r.number("credits", "tokens_cost", "credits_charged").map { Money.micro(from: $0) }
-            var duration = try r.number("duration_ms", "latency_ms", "request_duration_ms")
-            if let seconds = try r.number("processing_time_seconds"), duration == nil { duration = seconds * 1000 }
+            var duration = try r.number("duration_ms", "latency_ms", "request_duration_ms", max: RecordLimits.maxDurationMs)
+            if let seconds = try r.number("processing_time_seconds", max: RecordLimits.maxDurationMs / 1000), duration == nil { duration = seconds * 1000 }
             let errorType = try r.string("error_type", "error_code", allowNumber: true)
             let errorMessage = try readErrorMessage(&r)
             let unknown = object.keys.filter { !r.consumed.contains($0) }.sorted()

@@ -114,4 +114,9 @@ public enum RecordLimits {
     public static let errorMessageBytes = 1024
     public static let metadataBytes = 16 * 1024
     public static let futureSkew: TimeInterval = 5 * 60
+    /// Bounds that keep every sum in the store far from Int64 overflow while no real call comes close.
+    public static let maxTokens: Int64 = 1_000_000_000_000
+    public static let maxQuantity: Double = 1e12
+    public static let maxCostUSD: Double = 1_000_000
+    public static let maxDurationMs: Double = 1e12
 }

@@ -28,7 +28,9 @@ public struct PricedRecord: Sendable, Equatable {
 /// Prices one record against a catalog entry. Pure integer math: token and unit prices in pico-USD,
 /// quantities of non-token units in millionths, one rounding to nano-USD at the end.
 public enum CostCalculator {
-    public static func price(_ record: UsageRecord, entry: PriceEntry?) -> PricedRecord {
+    /// `canonicalModel`: the catalog name the record's model resolved to, even when no version of
+    /// its price is valid at the record's time (then the record is unpriced but named canonically).
+    public static func price(_ record: UsageRecord, entry: PriceEntry?, canonicalModel: String? = nil) -> PricedRecord {
         var costSource = CostSource.unpriced
         var cost: Int64 = 0
         if let given = record.callerCostNanoUSD {
@@ -40,7 +42,7 @@ public enum CostCalculator {
         }
         return PricedRecord(
             record: record,
-            model: entry?.model ?? record.model,
+            model: entry?.model ?? canonicalModel ?? record.model,
             provider: record.provider ?? entry?.provider ?? "unknown",
             category: record.category ?? entry?.category ?? .text,
             costNanoUSD: cost,
@@ -51,23 +53,27 @@ public enum CostCalculator {
         )
     }
 
+    /// Every term is an integer in units of 1e-12 USD × 1e6 (quantities in millionths) × 60 000, the
+    /// common denominator of the unit conversions (÷60 for seconds→minutes, ÷1000 for characters),
+    /// so the only rounding is the final one to nano-USD.
+    static let conversionDenominator: Int128 = 60_000
+
     public static func catalogCostNanoUSD(tokens: TokenCounts, units: UsageUnits, entry: PriceEntry) -> Int64 {
         let prices = effectiveTokenPrices(entry: entry, promptTokens: tokens.promptTotal)
         let input = prices.input?.pico ?? 0
         let output = prices.output?.pico ?? 0
-        let nonReasoningOutput = tokens.output - tokens.reasoning
-        // Sum in pico-USD × 1e6 so fractional unit quantities (in millionths) stay integral.
+        let nonReasoningOutput = max(0, tokens.output - tokens.reasoning)
+        let tokenScale: Int128 = 1_000_000 * conversionDenominator
         var total: Int128 = 0
-        total += Int128(tokens.input) * Int128(input) * 1_000_000
-        total += Int128(tokens.cachedInput) * Int128(prices.cachedInput?.pico ?? input) * 1_000_000
-        total += Int128(tokens.cacheWrite) * Int128(prices.cacheWrite?.pico ?? input) * 1_000_000
-        total += Int128(nonReasoningOutput) * Int128(output) * 1_000_000
-        total += Int128(tokens.reasoning) * Int128(prices.reasoning?.pico ?? output) * 1_000_000
-        for (quantity, price) in unitCharges(units: units, entry: entry) {
-            total += Int128(Money.micro(from: quantity)) * Int128(price.pico)
+        total += Int128(tokens.input) * Int128(input) * tokenScale
+        total += Int128(tokens.cachedInput) * Int128(prices.cachedInput?.pico ?? input) * tokenScale
+        total += Int128(tokens.cacheWrite) * Int128(prices.cacheWrite?.pico ?? input) * tokenScale
+        total += Int128(nonReasoningOutput) * Int128(output) * tokenScale
+        total += Int128(tokens.reasoning) * Int128(prices.reasoning?.pico ?? output) * tokenScale
+        for charge in unitCharges(units: units, entry: entry) {
+            total += Int128(Money.micro(from: charge.quantity)) * Int128(charge.price.pico) * (conversionDenominator / charge.divisor)
         }
-        // pico × 1e6 → nano: divide by 1e9, rounding half away from zero.
-        let divisor: Int128 = 1_000_000_000
+        let divisor: Int128 = 1_000 * tokenScale
         let rounded = (total + divisor / 2) / divisor
         return rounded > Int128(Int64.max) ? Int64.max : Int64(rounded)
     }
@@ -84,20 +90,30 @@ public enum CostCalculator {
         return prices
     }
 
-    /// (quantity, price per unit) pairs. A per-request price bills 1 request unless `units.requests`
-    /// says otherwise; per-minute and per-second prices accept the other unit, converted.
-    static func unitCharges(units: UsageUnits, entry: PriceEntry) -> [(Double, PicoPrice)] {
-        var charges: [(Double, PicoPrice)] = []
-        if let price = entry.perRequest { charges.append((units.requests ?? 1, price)) }
-        if let price = entry.perImage, let images = units.images { charges.append((images, price)) }
-        if let price = entry.perSecond, let seconds = units.seconds ?? units.minutes.map({ $0 * 60 }) {
-            charges.append((seconds, price))
+    struct UnitCharge {
+        /// In the unit the record gave.
+        var quantity: Double
+        var price: PicoPrice
+        /// Record units per priced unit (60 seconds per minute, 1000 characters per 1k).
+        var divisor: Int128 = 1
+    }
+
+    /// A per-request price bills 1 request and a per-image price 1 image unless `units` says
+    /// otherwise; per-minute and per-second prices accept the other unit, converted exactly.
+    static func unitCharges(units: UsageUnits, entry: PriceEntry) -> [UnitCharge] {
+        var charges: [UnitCharge] = []
+        if let price = entry.perRequest { charges.append(UnitCharge(quantity: units.requests ?? 1, price: price)) }
+        if let price = entry.perImage { charges.append(UnitCharge(quantity: units.images ?? 1, price: price)) }
+        if let price = entry.perSecond {
+            if let seconds = units.seconds { charges.append(UnitCharge(quantity: seconds, price: price)) }
+            else if let minutes = units.minutes { charges.append(UnitCharge(quantity: minutes * 60, price: price)) }
         }
-        if let price = entry.perMinute, let minutes = units.minutes ?? units.seconds.map({ $0 / 60 }) {
-            charges.append((minutes, price))
+        if let price = entry.perMinute {
+            if let minutes = units.minutes { charges.append(UnitCharge(quantity: minutes, price: price)) }
+            else if let seconds = units.seconds { charges.append(UnitCharge(quantity: seconds, price: price, divisor: 60)) }
         }
         if let price = entry.per1kCharacters, let characters = units.characters {
-            charges.append((characters / 1000, price))
+            charges.append(UnitCharge(quantity: characters, price: price, divisor: 1000))
         }
         return charges
     }
@@ -107,7 +123,7 @@ public enum CostCalculator {
     static func defaultCredits(units: UsageUnits, entry: PriceEntry) -> Int64? {
         guard let perUnit = entry.creditsPerUnit else { return nil }
         let quantity: Double
-        if entry.perImage != nil, let images = units.images { quantity = images }
+        if entry.perImage != nil { quantity = units.images ?? 1 }
         else if entry.perSecond != nil, let seconds = units.seconds { quantity = seconds }
         else if entry.perMinute != nil, let minutes = units.minutes { quantity = minutes }
         else if entry.per1kCharacters != nil, let characters = units.characters { quantity = characters / 1000 }

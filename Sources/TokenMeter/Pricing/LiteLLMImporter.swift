@@ -88,8 +88,11 @@ public enum LiteLLMImporter {
             default: .other
             }
         }
+        // `gemini/gemini-1.5-pro` is also found as `gemini-1.5-pro` (unless another entry has that name).
+        let bare = PriceCatalog.strippingProviderPrefix(name.lowercased())
         return PriceEntry(
-            model: name, provider: provider, category: category, tokens: tokens, perRequest: perRequest,
+            model: name, provider: provider, category: category, aliases: bare == name.lowercased() ? [] : [bare],
+            tokens: tokens, perRequest: perRequest,
             perImage: perImage, perSecond: perSecond,
             per1kCharacters: perCharacter.map { PicoPrice(usdPerUnit: $0 * 1000) },
             tiers: tiers, validFrom: validFrom, source: source

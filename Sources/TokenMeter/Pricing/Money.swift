@@ -7,7 +7,15 @@ public enum Money {
 
     /// Rounds to the nearest nano-USD. Exact for any amount written with up to 9 decimals below $1e6.
     public static func nanoUSD(fromUSD usd: Double) -> Int64 {
-        Int64((usd * 1e9).rounded())
+        clamped((usd * 1e9).rounded())
+    }
+
+    /// Converts without trapping: out-of-range values saturate (inputs are bounded before this).
+    static func clamped(_ value: Double) -> Int64 {
+        guard value.isFinite else { return 0 }
+        if value >= 9.2e18 { return Int64.max }
+        if value <= -9.2e18 { return Int64.min }
+        return Int64(value)
     }
 
     public static func usd(fromNano nano: Int64) -> Double {
@@ -16,7 +24,7 @@ public enum Money {
 
     /// Millionths, for credits.
     public static func micro(from value: Double) -> Int64 {
-        Int64((value * 1e6).rounded())
+        clamped((value * 1e6).rounded())
     }
 
     public static func value(fromMicro micro: Int64) -> Double {

@@ -34,7 +34,7 @@ public final class PricingService: Sendable {
     public var catalog: PriceCatalog { state.withLock { $0.catalog } }
 
     public func price(_ record: UsageRecord) -> PricedRecord {
-        let entry: PriceEntry? = state.withLock { state in
+        let (canonical, entry): (String?, PriceEntry?) = state.withLock { state in
             let key = record.model
             let canonical: String?
             if let cached = state.resolved[key] {
@@ -44,9 +44,9 @@ public final class PricingService: Sendable {
                 if state.resolved.count >= Self.resolveCacheLimit { state.resolved.removeAll(keepingCapacity: true) }
                 state.resolved[key] = canonical
             }
-            return canonical.flatMap { state.catalog.entry(model: $0, at: record.timestamp) }
+            return (canonical, canonical.flatMap { state.catalog.entry(model: $0, at: record.timestamp) })
         }
-        return CostCalculator.price(record, entry: entry)
+        return CostCalculator.price(record, entry: entry, canonicalModel: canonical)
     }
 
     /// Applies changes in memory and persists them; persisted first, so a failed write changes nothing.

@@ -281,10 +281,10 @@ struct PricedRecordTableTests {
                  #"{"operation":"draw","model":"dall-e-3","units":{"images":3}}"#,
                  // 3 × $0.04 = $0.12
                  "0.120000000", "dall-e-3"),
-        .catalog("image per image without units.images bills nothing (dall-e-3)",
+        .catalog("image per image without units.images bills one image (dall-e-3)",
                  #"{"operation":"draw","model":"dall-e-3"}"#,
-                 // a per-image price needs units.images: 0 images → $0 (priced, not unpriced)
-                 "0.000000000", "dall-e-3"),
+                 // an image call makes at least one image: 1 × $0.04
+                 "0.040000000", "dall-e-3"),
         .catalog("image per image through an alias (midjourney-v7)",
                  #"{"operation":"draw","model":"midjourney-v7","units":{"images":4}}"#,
                  // 4 × $0.05 = $0.20
@@ -335,7 +335,8 @@ struct PricedRecordTableTests {
                  "0.010500000", "o3"),
         .unpriced("o3 before its first version (2025-03-01) is unpriced, never guessed",
                   #"{"operation":"chat","model":"openai/o3","timestamp":"2025-03-01T00:00:00Z","input_tokens":1000,"output_tokens":1000}"#,
-                  "openai/o3"),
+                  // the name matches the catalog, so it is reported canonically, but no price is valid yet
+                  "o3"),
 
         // MARK: Unpriced
         .unpriced("unknown model",
@@ -400,11 +401,11 @@ struct PriceVersionAndSumTests {
         // Given out of order on purpose: the catalog sorts versions by valid_from.
         let service = PricingService(base: [Self.v2, Self.v1])
 
-        // A − 1 s: no version yet → unpriced, cost 0, the name as sent.
+        // A − 1 s: no version yet → unpriced, cost 0, reported under the canonical name.
         let before = service.price(Self.call(at: Self.a.addingTimeInterval(-1), model: "ACME-LLM"))
         #expect(before.unpriced)
         #expect(before.costNanoUSD == 0)
-        #expect(before.model == "ACME-LLM")
+        #expect(before.model == "acme-llm")
 
         // At A (inclusive): 1000×1 + 500×4 per 1M = 1000 + 2000 = 3000 µUSD.
         let atA = service.price(Self.call(at: Self.a))
@@ -499,14 +500,11 @@ struct PriceVersionAndSumTests {
 
     @Test func perMinutePriceGivenSecondsIsExact() throws {
         // whisper-1 is $0.006 per minute: 100 s = 5/3 min × $0.006 = $0.010 exactly.
-        // The calculator converts seconds to minutes (1.6666…) and rounds that to millionths (1.666667)
-        // before multiplying, which bills 1.666667 × $0.006 = $0.010000002.
+        // Seconds are converted inside the exact integer sum (÷60 there), not rounded to micro-minutes first.
         let service = PricingService(base: try DefaultCatalog.entries())
         let record = UsageRecord(timestamp: RFC3339.parse("2026-11-25T00:00:00Z")!, operation: "transcribe",
                                  model: "whisper-1", units: UsageUnits(seconds: 100))
         let priced = service.price(record)
-        withKnownIssue("seconds → minutes is rounded to micro-minutes before pricing (CostCalculator.unitCharges)") {
-            #expect(Money.decimalString(nano: priced.costNanoUSD) == "0.010000000")
-        }
+        #expect(Money.decimalString(nano: priced.costNanoUSD) == "0.010000000")
     }
 }
