@@ -61,7 +61,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
         print("database:        \(config.databasePath) (synchronous=\(config.synchronous.rawValue))")
         print("api tokens:      \(config.tokens.map(\.role.rawValue).joined(separator: ", ").isEmpty ? "none (loopback only)" : config.tokens.map(\.role.rawValue).joined(separator: ", "))")
         print("metrics token:   \(config.metricsToken == nil ? "none" : "set")")
-        print("time zone:       \(config.timeZone.identifier)")
+        print("time zone:       \(ReportCalendar.name(of: config.timeZone))")
         print("retention:       raw \(config.retention.rawDays)d, minute rollups \(config.retention.minuteRollupDays)d, hour rollups \(config.retention.hourRollupDays)d, day rollups forever")
         print("budgets:         \(config.budgets.map { "\($0.name) \($0.usd) USD/\($0.window.rawValue)" }.joined(separator: "; "))")
         print("currency rates:  \(config.currencyRates.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")

@@ -43,4 +43,32 @@ public struct FigureBlock: Codable, Sendable, Equatable {
             cost = cost_usd * rate
         }
     }
+
+    enum CodingKeys: String, CodingKey {
+        case requests, errors, success_rate, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens
+        case reasoning_tokens, total_tokens, cost_usd, cost_nano_usd, credits, unpriced_requests, active_users
+        case avg_duration_ms, cost, currency
+    }
+
+    /// Every contract field is always present; `avg_duration_ms` is null when no call reported a duration.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(requests, forKey: .requests)
+        try c.encode(errors, forKey: .errors)
+        try c.encode(success_rate, forKey: .success_rate)
+        try c.encode(input_tokens, forKey: .input_tokens)
+        try c.encode(cached_input_tokens, forKey: .cached_input_tokens)
+        try c.encode(cache_write_tokens, forKey: .cache_write_tokens)
+        try c.encode(output_tokens, forKey: .output_tokens)
+        try c.encode(reasoning_tokens, forKey: .reasoning_tokens)
+        try c.encode(total_tokens, forKey: .total_tokens)
+        try c.encode(cost_usd, forKey: .cost_usd)
+        try c.encode(cost_nano_usd, forKey: .cost_nano_usd)
+        try c.encode(credits, forKey: .credits)
+        try c.encode(unpriced_requests, forKey: .unpriced_requests)
+        try c.encode(active_users, forKey: .active_users)
+        try c.encode(avg_duration_ms, forKey: .avg_duration_ms)
+        try c.encodeIfPresent(cost, forKey: .cost)
+        try c.encodeIfPresent(currency, forKey: .currency)
+    }
 }

@@ -14,6 +14,11 @@ public struct ReportCalendar: Sendable {
 
     public func startOfDay(_ date: Date) -> Date { calendar.startOfDay(for: date) }
 
+    /// The zone's IANA name as users write it (Foundation on Linux names UTC "GMT").
+    public static func name(of zone: TimeZone) -> String {
+        zone.identifier == "GMT" ? "UTC" : zone.identifier
+    }
+
     public func startOfMonth(_ date: Date) -> Date {
         calendar.date(from: calendar.dateComponents([.year, .month], from: date)) ?? startOfDay(date)
     }

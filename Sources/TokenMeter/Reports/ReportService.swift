@@ -67,7 +67,7 @@ public struct ReportService: Sendable {
                                     figures: block(rest, users: otherUsers, p), other: true))
             }
         }
-        return Summary(from: RFC3339.format(p.from), to: RFC3339.format(p.to), tz: p.timeZone.identifier,
+        return Summary(from: RFC3339.format(p.from), to: RFC3339.format(p.to), tz: ReportCalendar.name(of: p.timeZone),
                        group_by: p.groupBy.map(\.rawValue), rounded: result.rounded,
                        totals: block(totals, users: totalUsers, p), groups: groups)
     }
@@ -120,7 +120,7 @@ public struct ReportService: Sendable {
             rounded = rounded || summary.rounded
             series.append(Bucket(start: RFC3339.format(start), end: RFC3339.format(end), totals: summary.totals, groups: summary.groups))
         }
-        return Timeseries(from: RFC3339.format(p.from), to: RFC3339.format(p.to), tz: p.timeZone.identifier,
+        return Timeseries(from: RFC3339.format(p.from), to: RFC3339.format(p.to), tz: ReportCalendar.name(of: p.timeZone),
                           interval: interval.rawValue, rounded: rounded, series: series)
     }
 
