@@ -32,10 +32,26 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let problems = config.problems()
         guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "\n")) }
+        try DatabaseLock.acquire(for: config.databasePath)
         let components = try await AppComponents.open(config: config)
         logger.info("tokenmeter \(TokenMeterVersion.string) on \(config.host):\(config.port), store \(config.databasePath) (synchronous=\(config.synchronous.rawValue)), \(config.tokens.count) API tokens")
         let app = try buildApplication(components, logger: logger)
         try await app.runService()
+    }
+}
+
+/// One `serve` per database file: a second server would resume counters from totals that include the
+/// first one's records, so Prometheus sums over both instances would count them twice.
+enum DatabaseLock {
+    static func acquire(for databasePath: String) throws {
+        let lockPath = databasePath + ".lock"
+        let descriptor = open(lockPath, O_CREAT | O_RDWR, 0o644)
+        guard descriptor >= 0 else { throw ValidationError("cannot open the lock file \(lockPath): \(String(cString: strerror(errno)))") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw ValidationError("another tokenmeter serve is already using the database \(databasePath) (its lock \(lockPath) is held); stop it or pass another --db")
+        }
+        // The descriptor stays open for the life of the process; the kernel releases the lock at exit, even after kill -9.
     }
 }
 

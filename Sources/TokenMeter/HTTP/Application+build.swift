@@ -7,7 +7,7 @@ import NIOCore
 /// The long-lived parts of a running tokenmeter, built once from the configuration.
 public struct AppComponents: Sendable {
     public let config: ServerConfig
-    public let store: SQLiteStore
+    public let store: any UsageStore
     public let pricing: PricingService
     public let metrics: UsageMetrics
     public let queue: WriteQueue
@@ -16,7 +16,11 @@ public struct AppComponents: Sendable {
     /// Opens the store, loads the catalog with its persisted changes, and resumes the counters from
     /// the store's lifetime totals so `increase()` across a restart is exact.
     public static func open(config: ServerConfig, now: @escaping @Sendable () -> Date = Date.init) async throws -> AppComponents {
-        let store = try SQLiteStore(path: config.databasePath, synchronous: config.synchronous)
+        try await open(config: config, store: SQLiteStore(path: config.databasePath, synchronous: config.synchronous), now: now)
+    }
+
+    /// With any store behind the protocol (tests inject faults this way).
+    public static func open(config: ServerConfig, store: any UsageStore, now: @escaping @Sendable () -> Date = Date.init) async throws -> AppComponents {
         let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store)
         let metrics = UsageMetrics(limits: config.metricsLimits)
         for totals in try await store.lifetimeTotals() { metrics.add(totals) }

@@ -1,0 +1,92 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Synchronization
+import Testing
+@testable import TokenMeter
+
+/// A store whose writes fail while `failing` is set, like a full disk or a read-only file.
+final class FaultInjectingStore: UsageStore {
+    let inner: SQLiteStore
+    let failing = Mutex(false)
+
+    init(_ inner: SQLiteStore) { self.inner = inner }
+
+    private func check() throws { if failing.withLock({ $0 }) { throw StoreError("disk I/O error (injected)") } }
+
+    func commit(_ records: [PricedRecord]) async throws -> [WriteOutcome] {
+        try check()
+        return try await inner.commit(records)
+    }
+    func complete(id: String, with completion: RecordCompletion, reprice: @escaping @Sendable (UsageRecord) -> PricedRecord) async throws -> CompletionResult {
+        try check()
+        return try await inner.complete(id: id, with: completion, reprice: reprice)
+    }
+    func checkWritable() async throws {
+        try check()
+        try await inner.checkWritable()
+    }
+    func lifetimeTotals() async throws -> [UsageTotals] { try await inner.lifetimeTotals() }
+    func pendingCounts() async throws -> [PendingCount] { try await inner.pendingCounts() }
+    func prune(retention: RetentionPolicy, now: Date) async throws -> PruneSummary { try await inner.prune(retention: retention, now: now) }
+    func loadPriceChanges() async throws -> [PriceChange] { try await inner.loadPriceChanges() }
+    func savePriceChanges(_ changes: [PriceChange]) async throws {
+        try check()
+        try await inner.savePriceChanges(changes)
+    }
+    func figures(_ query: FigureQuery, retention: RetentionPolicy, now: Date) async throws -> FigureResult {
+        try await inner.figures(query, retention: retention, now: now)
+    }
+    func activeUsers(_ query: FigureQuery, paying: Bool?, retention: RetentionPolicy, now: Date) async throws -> [[String]: Int] {
+        try await inner.activeUsers(query, paying: paying, retention: retention, now: now)
+    }
+}
+
+@Suite("Store faults")
+struct StoreFaultTests {
+    @Test func failingWritesAnswer503WithRetryAfterAndIngestRecoversByItself() async throws {
+        let config = testConfig()
+        let store = FaultInjectingStore(try SQLiteStore(path: config.databasePath, synchronous: .normal))
+        let components = try await AppComponents.open(config: config, store: store)
+        let app = try buildApplication(components, logger: .init(label: "test"))
+        try await app.test(.live) { client in
+            let record = { (id: String) in #"{"id":"\#(id)","operation":"chat","model":"gpt-4o-mini","input_tokens":1000}"# }
+            #expect(try await client.post("/v1/usage", json: record("ok-1")).status == .ok)
+
+            store.failing.withLock { $0 = true }
+            let failed = try await client.post("/v1/usage", json: record("during-fault"))
+            #expect(failed.status == .serviceUnavailable)
+            #expect(failed.headers[.retryAfter] == "5")
+            #expect((try failed.json()["error"] as? String)?.contains("nothing from this request was stored") == true)
+            #expect(try await client.get("/readyz").status == .serviceUnavailable)
+            let price = try await client.execute(uri: "/v1/prices/x-model", method: .put, headers: [.contentType: "application/json"],
+                                                 body: ByteBuffer(string: #"{"input":1}"#))
+            #expect(price.status == .serviceUnavailable)
+            #expect(components.pricing.catalog.versions["x-model"] == nil)  // a failed save changes nothing
+
+            store.failing.withLock { $0 = false }
+            #expect(try await client.get("/readyz").status == .ok)
+            let retried = try await client.post("/v1/usage", json: record("during-fault"))
+            #expect(retried.status == .ok)
+            #expect(try retried.json()["accepted"] as? Int == 1)
+
+            let m = try await client.metrics()
+            #expect(m.sum("tokenmeter_requests_total") == 2)  // the failed attempt was never counted
+            let stored = try await store.inner.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM usage_records") }
+            #expect(stored == 2)
+        }
+    }
+
+    @Test func aFullQueueAnswers503() async throws {
+        let queue = WriteQueue(capacity: 10)
+        let record = CostCalculator.price(UsageRecord(timestamp: Date(), operation: "a", model: "m"), entry: nil)
+        // Nobody drains this queue: the first request waits, the next one that does not fit is refused at once.
+        let waiting = Task { try await queue.submit(Array(repeating: record, count: 8)) }
+        while queue.depth < 8 { await Task.yield() }
+        await #expect(throws: WriteQueue.SubmitError.full) { try await queue.submit(Array(repeating: record, count: 3)) }
+        queue.close()
+        await #expect(throws: WriteQueue.SubmitError.closed) { try await queue.submit([record]) }
+        _ = await queue.nextBatch(maxRecords: 100)
+        waiting.cancel()
+    }
+}
