@@ -28,6 +28,7 @@ struct ConfigFile: Codable {
     var budgets: [Budget]?
     var currency_rates: [String: Double]?
     var idle_timeout_seconds: Int?
+    var credit_value_usd: Double?
 }
 
 /// Values given on the command line (nil: not given).
@@ -111,5 +112,6 @@ public enum ConfigLoader {
         if let v = file.budgets { config.budgets = v }
         if let v = file.currency_rates { config.currencyRates = v }
         if let v = file.idle_timeout_seconds { config.idleTimeout = .seconds(v) }
+        if let v = file.credit_value_usd { config.creditValueUSD = v }
     }
 }

@@ -44,6 +44,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var budgets: [Budget] = []
     /// Units of each currency per USD (e.g. `RUB: 95.5`).
     public var currencyRates: [String: Double] = [:]
+    /// What one internal credit is worth in USD, for margins (`credit_value_usd`); nil: margins in credits per USD only.
+    public var creditValueUSD: Double?
     public var idleTimeout = Duration.seconds(30)
 
     public init() {}

@@ -186,4 +186,18 @@ struct IngestOverHTTPTests {
             #expect(response.text.contains("tokenmeter_requests_total{"))
         }
     }
+
+    @Test func aFloodOfTenThousandModelsKeepsTheSeriesBoundedAndTheServerUp() async throws {
+        try await withLiveServer(testConfig()) { _, client in
+            let body = (0..<10_000).map { #"{"operation":"chat","model":"flood-\#($0)","input_tokens":1}"# }.joined(separator: "\n")
+            let response = try await client.post("/v1/usage", json: body, contentType: "application/x-ndjson")
+            #expect(try response.json()["accepted"] as? Int == 10_000)
+            let m = try await client.metrics()
+            #expect(Set(m.series("tokenmeter_requests_total").compactMap { $0.labels["model"] }).count == 201)
+            #expect(m.series("tokenmeter_unpriced_requests_total").count == 201)
+            #expect(m.sum("tokenmeter_requests_total") == 10_000)
+            #expect(m.value("tokenmeter_label_overflow_total", ["label": "model"]) == 9_800)
+            #expect(try await client.get("/healthz").status == .ok)
+        }
+    }
 }

@@ -125,3 +125,28 @@ struct ReportRoutesTests {
         }
     }
 }
+
+@Suite("Unit economics")
+struct EconomicsTests {
+    @Test func creditsVersusCostPerPlanModelTopUsersAndUnpricedShare() async throws {
+        var config = testConfig()
+        config.creditValueUSD = 0.1
+        try await withLiveServer(config) { _, client in
+            try await client.post("/v1/usage", json: ReportRoutesTests.records)
+            let response = try await client.get("/v1/reports/economics?range=24h")
+            #expect(response.status == .ok)
+            let json = try response.json()
+            let plans = try #require(json["by_plan"] as? [[String: Any]])
+            let pro = try #require(plans.first { $0["key"] as? String == "pro" })
+            #expect(pro["cost_usd"] as? Double == 0.15 && pro["credits"] as? Double == 5 && pro["active_users"] as? Int == 1)
+            #expect(pro["credits_per_usd"] as? Double == 5 / 0.15)
+            #expect(abs((pro["margin_usd"] as? Double ?? 0) - (5 * 0.1 - 0.15)) < 1e-12)
+            #expect(pro["cost_per_active_user"] as? Double == 0.15)
+            let top = try #require(json["top_users"] as? [[String: Any]])
+            #expect(top.map { $0["user_id"] as? String } == ["u2", "u1"])  // u2 spent 0.60, u1 0.15
+            let unpriced = try #require(json["unpriced"] as? [String: Any])
+            #expect(unpriced["requests"] as? Int == 1 && unpriced["models"] as? [String] == ["my-private-model"])
+            #expect(abs((unpriced["share_of_requests"] as? Double ?? 0) - 1.0 / 3) < 1e-12)
+        }
+    }
+}

@@ -13,6 +13,7 @@ struct ReportsController<Context: RequestContext> {
         router.get("v1/reports/summary", use: summary)
         router.get("v1/reports/timeseries", use: timeseries)
         router.get("v1/reports/monitoring", use: monitoring)
+        router.get("v1/reports/economics", use: economics)
         router.get("v1/users/:user_id/usage", use: userUsage)
     }
 
@@ -61,6 +62,13 @@ struct ReportsController<Context: RequestContext> {
         } catch let error as ReportError {
             throw APIError(.badRequest, error.description)
         }
+    }
+
+    /// Credits vs cost per plan and model, cost per active user, top users, unpriced share.
+    @Sendable func economics(_ request: Request, context: Context) async throws -> Response {
+        let now = Date()
+        let p = try parameters(request, now: now, defaultRange: "30d")
+        return JSONResponse.make(try await service.economics(p, creditValueUSD: config.creditValueUSD, now: now))
     }
 
     /// One user's usage by model, credits vs cost, and daily limits.
