@@ -64,9 +64,7 @@ struct RollupConsistencyTests {
                 let bucket = granularity.bucket(record.record.timestamp.unixMilliseconds)
                 guard bucket >= cutoff.unixMilliseconds || keptFrom.isEmpty else { continue }
                 let d = RollupDimensions(record)
-                var figures = RollupFigures(record)
-                figures.durationMicrosSum = record.record.durationMs.map { Int64(($0 * 1000).rounded()) } ?? 0
-                expected[[String(bucket), d.service, d.operation, d.category, d.provider, d.model, d.status], default: RollupFigures()] += figures
+                expected[[String(bucket), d.service, d.operation, d.category, d.provider, d.model, d.status], default: RollupFigures()] += RollupFigures(record)
             }
             let table = StoreSchema.rollupTables[granularity]!
             let actual = try await store.pool.read { db -> [[String]: RollupFigures] in

@@ -51,27 +51,26 @@ struct RandomUsage {
     }
 }
 
+/// The value a record has for a report dimension (no user or plan reads as "", as in the store).
+func dimensionValue(_ r: PricedRecord, _ d: ReportDimension) -> String {
+    switch d {
+    case .service: r.record.service
+    case .operation: r.record.operation
+    case .category: r.category.rawValue
+    case .provider: r.provider
+    case .model: r.model
+    case .status: r.record.status.rawValue
+    case .user: r.record.userID ?? ""
+    case .plan: r.record.plan ?? ""
+    }
+}
+
 /// Brute-force figures over completed records: the reference every store answer must equal.
 func bruteForce(_ records: [PricedRecord], from: Date, to: Date, groupBy: [ReportDimension], filters: [ReportDimension: [String]] = [:]) -> [[String]: RollupFigures] {
     var groups: [[String]: RollupFigures] = [:]
     for r in records where r.record.status != .pending && r.record.timestamp >= from && r.record.timestamp < to {
-        func value(_ d: ReportDimension) -> String {
-            switch d {
-            case .service: r.record.service
-            case .operation: r.record.operation
-            case .category: r.category.rawValue
-            case .provider: r.provider
-            case .model: r.model
-            case .status: r.record.status.rawValue
-            case .user: r.record.userID ?? ""
-            case .plan: r.record.plan ?? ""
-            }
-        }
-        guard filters.allSatisfy({ $0.value.contains(value($0.key)) }) else { continue }
-        // Durations are stored in microseconds: round the same way.
-        var figures = RollupFigures(r)
-        figures.durationMicrosSum = r.record.durationMs.map { Int64(($0 * 1000).rounded()) } ?? 0
-        groups[groupBy.map(value), default: RollupFigures()] += figures
+        guard filters.allSatisfy({ $0.value.contains(dimensionValue(r, $0.key)) }) else { continue }
+        groups[groupBy.map { dimensionValue(r, $0) }, default: RollupFigures()] += RollupFigures(r)
     }
     return groups
 }
@@ -80,19 +79,7 @@ func bruteForceUsers(_ records: [PricedRecord], from: Date, to: Date, groupBy: [
     var users: [[String]: Set<String>] = [:]
     for r in records where r.record.status != .pending && r.record.timestamp >= from && r.record.timestamp < to {
         guard let user = r.record.userID else { continue }
-        let key = groupBy.map { d -> String in
-            switch d {
-            case .service: r.record.service
-            case .operation: r.record.operation
-            case .category: r.category.rawValue
-            case .provider: r.provider
-            case .model: r.model
-            case .status: r.record.status.rawValue
-            case .user: user
-            case .plan: r.record.plan ?? ""
-            }
-        }
-        users[key, default: []].insert(user)
+        users[groupBy.map { dimensionValue(r, $0) }, default: []].insert(user)
     }
     return users.mapValues(\.count)
 }
