@@ -77,6 +77,33 @@ struct StoreFaultTests {
         }
     }
 
+    @Test func overloadAnswers503WithRetryAfterAndStoresNothingFromThatRequest() async throws {
+        var config = testConfig()
+        config.queueCapacity = 10
+        config.batchMaxDelay = .milliseconds(300)  // the writer waits, so the queue fills
+        // AsyncHTTPClient: concurrent connections (the plain live client sends one request at a time).
+        try await withLiveServer(config, setup: .ahc(.http)) { components, client in
+            let statuses = try await withThrowingTaskGroup(of: (Int, HTTPResponse.Status, String?).self) { group in
+                for i in 0..<8 {
+                    group.addTask {
+                        let body = "[" + (0..<4).map { #"{"id":"o\#(i)-\#($0)","operation":"chat","model":"gpt-4o-mini","input_tokens":1}"# }.joined(separator: ",") + "]"
+                        let response = try await client.post("/v1/usage", json: body)
+                        return (i, response.status, response.headers[.retryAfter])
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let refused = statuses.filter { $0.1 == .serviceUnavailable }
+            let accepted = statuses.filter { $0.1 == .ok }
+            #expect(!refused.isEmpty && !accepted.isEmpty)
+            #expect(refused.allSatisfy { $0.2 == "1" })
+            let stored = try await (components.store as! SQLiteStore).pool.read { db in
+                try String.fetchAll(db, sql: "SELECT DISTINCT substr(id, 1, instr(id, '-') - 1) FROM usage_records")
+            }
+            #expect(Set(stored) == Set(accepted.map { "o\($0.0)" }))
+        }
+    }
+
     @Test func aFullQueueAnswers503() async throws {
         let queue = WriteQueue(capacity: 10)
         let record = CostCalculator.price(UsageRecord(timestamp: Date(), operation: "a", model: "m"), entry: nil)

@@ -26,14 +26,14 @@ func testConfig(database: URL? = nil, tokens: [(Role, String)] = [], metricsToke
 
 /// Runs a real server on a loopback port for the duration of `body`.
 func withLiveServer<T: Sendable>(
-    _ config: ServerConfig, now: @escaping @Sendable () -> Date = Date.init,
+    _ config: ServerConfig, setup: TestingSetup = .live, now: @escaping @Sendable () -> Date = Date.init,
     _ body: @Sendable (AppComponents, any TestClientProtocol) async throws -> T
 ) async throws -> T {
     let components = try await AppComponents.open(config: config, now: now)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
     let app = try buildApplication(components, logger: logger)
-    return try await app.test(.live) { client in try await body(components, client) }
+    return try await app.test(setup) { client in try await body(components, client) }
 }
 
 extension TestClientProtocol {
