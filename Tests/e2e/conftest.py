@@ -123,10 +123,13 @@ def scrape(port: int) -> str:
 class Server:
     """One `tokenmeter serve` process on a temp db. Start/stop/kill only the process this object started."""
 
-    def __init__(self, db_path: Path, log_dir: Path, env: dict[str, str] | None = None):
+    def __init__(self, db_path: Path, log_dir: Path, env: dict[str, str] | None = None,
+                 extra_args: list[str] | None = None, fixed_port: int | None = None):
         self.db_path = Path(db_path)
         self.log_dir = Path(log_dir)
         self.extra_env = env or {}
+        self.extra_args = list(extra_args or [])  # e.g. ["--config", FILE]
+        self.fixed_port = fixed_port  # restart on the same port (clients keep their address); None: a new free port
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.log_path: Path | None = None
@@ -141,12 +144,15 @@ class Server:
         for _attempt in range(3):  # a free port can be taken between probe and bind: retry on a new one
             wait_for_binary(binary)
             self._starts += 1
-            self.port = free_port()
+            if self.fixed_port is not None and _attempt > 0:
+                time.sleep(1.0)  # the same port again: give the kernel a moment to release it
+            self.port = self.fixed_port if self.fixed_port is not None else free_port()
             self.log_path = self.log_dir / f"server-{self._starts}.log"
             log = open(self.log_path, "wb")
             try:
                 self.proc = subprocess.Popen(
-                    [binary, "serve", "--db", str(self.db_path), "--host", "127.0.0.1", "--port", str(self.port)],
+                    [binary, "serve", "--db", str(self.db_path), "--host", "127.0.0.1", "--port", str(self.port)]
+                    + self.extra_args,
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                     cwd=str(self.log_dir),
                 )
@@ -228,8 +234,8 @@ def server_factory(tmp_path):
     """Makes servers on tmp_path/tokenmeter.sqlite (same db for every server of one test); stops them all."""
     servers: list[Server] = []
 
-    def make(env: dict[str, str] | None = None, db: Path | None = None) -> Server:
-        s = Server(db or tmp_path / "tokenmeter.sqlite", tmp_path, env)
+    def make(env: dict[str, str] | None = None, db: Path | None = None, **kwargs) -> Server:
+        s = Server(db or tmp_path / "tokenmeter.sqlite", tmp_path, env, **kwargs)
         servers.append(s)
         return s
 

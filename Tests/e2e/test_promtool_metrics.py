@@ -31,7 +31,7 @@ HOSTILE = [
     '# TYPE evil counter',
     'UPPER Case/with slash',
     'crlf\r\nx',
-    'nul\u0000byte del\u007f',
+    'del\u007f and bell\u0007',  # NUL is refused by the normalizer (it would cut stored values short)
     'line sep\u2028para sep\u2029nel\u0085',
 ]
 

@@ -29,6 +29,7 @@ struct ConfigFile: Codable {
     var currency_rates: [String: Double]?
     var idle_timeout_seconds: Int?
     var credit_value_usd: Double?
+    var body_timeout_seconds: Int?
 }
 
 /// Values given on the command line (nil: not given).
@@ -113,5 +114,6 @@ public enum ConfigLoader {
         if let v = file.currency_rates { config.currencyRates = v }
         if let v = file.idle_timeout_seconds { config.idleTimeout = .seconds(v) }
         if let v = file.credit_value_usd { config.creditValueUSD = v }
+        if let v = file.body_timeout_seconds { config.bodyTimeout = .seconds(v) }
     }
 }

@@ -47,6 +47,8 @@ public struct ServerConfig: Sendable, Equatable {
     /// What one internal credit is worth in USD, for margins (`credit_value_usd`); nil: margins in credits per USD only.
     public var creditValueUSD: Double?
     public var idleTimeout = Duration.seconds(30)
+    /// Time a client has to send a whole request body.
+    public var bodyTimeout = Duration.seconds(30)
 
     public init() {}
 
@@ -59,7 +61,9 @@ public struct ServerConfig: Sendable, Equatable {
     }
 
     public var isLoopback: Bool {
-        ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) || host.hasPrefix("127.")
+        if ["localhost", "::1", "[::1]"].contains(host) { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     /// Problems that make the configuration unusable, each one sentence a person can act on.
@@ -86,17 +90,28 @@ public struct ServerConfig: Sendable, Equatable {
 
     /// Parses `role:token,role:token`.
     public static func parseTokens(_ text: String) throws -> [(role: Role, token: String)] {
-        try text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { item in
+        // Errors name an item by position, never by content: a malformed item may be a bare secret.
+        try text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.enumerated().map { index, item in
             let parts = item.split(separator: ":", maxSplits: 1).map(String.init)
             guard parts.count == 2, let role = Role(rawValue: parts[0]), !parts[1].isEmpty else {
-                throw ConfigError("TOKENMETER_TOKENS: '\(parts.first ?? "")…' is not role:token with role ingest, read or admin")
+                throw ConfigError("TOKENMETER_TOKENS: item \(index + 1) is not role:token with role ingest, read or admin")
             }
             return (role, parts[1])
         }
     }
 }
 
-public struct ConfigError: Error, CustomStringConvertible, Sendable {
+/// Logged (e.g. by the service group at debug level) without the secrets.
+extension ServerConfig: CustomStringConvertible, CustomDebugStringConvertible {
+    public var description: String {
+        "ServerConfig(host: \(host), port: \(port), db: \(databasePath), tokens: \(tokens.map { "\($0.role.rawValue):<redacted>" }), "
+            + "metricsToken: \(metricsToken == nil ? "none" : "<redacted>"), tz: \(ReportCalendar.name(of: timeZone)))"
+    }
+
+    public var debugDescription: String { description }
+}
+
+public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }

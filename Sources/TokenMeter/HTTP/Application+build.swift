@@ -38,7 +38,8 @@ public func buildRouter(_ components: AppComponents) -> Router<BasicRequestConte
     router.add(middleware: AuthMiddleware(tokens: components.config.tokens, metricsToken: components.config.metricsToken))
     OperationsController(metrics: components.metrics, store: components.store, queue: components.queue).addRoutes(to: router)
     router.addRoutes(UsageController(pipeline: components.pipeline, store: components.store,
-                                     bodyLimit: components.config.bodyLimitBytes).endpoints, atPath: "/v1/usage")
+                                     bodyLimit: components.config.bodyLimitBytes,
+                                     bodyTimeout: components.config.bodyTimeout).endpoints, atPath: "/v1/usage")
     router.addRoutes(PricesController(pricing: components.pricing).endpoints, atPath: "/v1/prices")
     ReportsController(source: components.store, config: components.config, pricing: components.pricing).addRoutes(to: router)
     return router

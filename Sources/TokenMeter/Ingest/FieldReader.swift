@@ -38,6 +38,9 @@ struct FieldReader {
         default:
             throw NormalizationError("\(label(key)): must be a string, got \(value.typeName)")
         }
+        if text.utf8.contains(0) {
+            throw NormalizationError("\(label(key)): contains a NUL character (U+0000)")
+        }
         if text.trimmingCharacters(in: .whitespaces).isEmpty {
             throw NormalizationError("\(label(key)): must not be empty")
         }

@@ -33,13 +33,6 @@ public enum IngestBody {
     private static func isSpace(_ byte: UInt8) -> Bool { byte == 32 || byte == 13 || byte == 9 }
 
     static func decode(_ bytes: ArraySlice<UInt8>) -> Result<JSONValue, NormalizationError> {
-        do {
-            return .success(try JSONDecoder().decode(JSONValue.self, from: Data(bytes)))
-        } catch let DecodingError.dataCorrupted(context) {
-            let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return .failure(NormalizationError("invalid JSON: \(detail ?? context.debugDescription)"))
-        } catch {
-            return .failure(NormalizationError("invalid JSON: \(error)"))
-        }
+        JSONValue.parse(bytes)
     }
 }

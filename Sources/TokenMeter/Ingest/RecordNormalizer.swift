@@ -196,7 +196,8 @@ public struct RecordNormalizer: Sendable {
         guard case .string(let text) = value else {
             throw NormalizationError("\(key): must be a string, got \(value.typeName)")
         }
-        return text.truncatedToUTF8(bytes: RecordLimits.errorMessageBytes)
+        // Free text: a NUL would cut the stored value short, so it is replaced, not rejected.
+        return text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}").truncatedToUTF8(bytes: RecordLimits.errorMessageBytes)
     }
 
     private func readMetadata(_ r: inout FieldReader, object: [String: JSONValue]) throws(NormalizationError) -> String? {

@@ -30,6 +30,11 @@ struct MetricsState {
     init(registry: PrometheusCollectorRegistry, limits: MetricsLimits) {
         self.registry = registry
         self.limits = limits
+        // Exported at 0 from the start, so the first overflow is an increase() alerts can see.
+        for label in ["service", "operation", "category", "provider", "model", "error_type", "__series__"] {
+            overflow[label] = registry.makeCounter(
+                name: MetricNames.labelOverflow, labels: [("label", label)], help: MetricNames.help[MetricNames.labelOverflow]!)
+        }
     }
 
     mutating func handles(for totals: UsageTotals, withDuration: Bool) -> RecordHandles {

@@ -11,10 +11,9 @@ public enum LiteLLMImporter {
 
     public static func entries(from data: Data, validFrom: Date? = nil, source: String = "LiteLLM import") throws -> Result {
         let root: JSONValue
-        do {
-            root = try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch {
-            throw CatalogError("LiteLLM file: not valid JSON")
+        switch JSONValue.parse(data) {
+        case .success(let value): root = value
+        case .failure(let error): throw CatalogError("LiteLLM file: \(error.message)")
         }
         guard case .object(let models) = root else {
             throw CatalogError("LiteLLM file: the top level must be an object of model name to prices")

@@ -70,6 +70,10 @@ public struct BatchWriter: Service {
     }
 }
 
+extension BatchWriter: CustomStringConvertible {
+    public var description: String { "BatchWriter(maxBatchRecords: \(maxBatchRecords))" }
+}
+
 /// The store could not commit: the client should retry (503 with Retry-After).
 public struct StoreUnavailable: Error, CustomStringConvertible, Sendable {
     public let underlying: String

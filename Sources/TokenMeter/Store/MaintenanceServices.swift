@@ -70,3 +70,12 @@ public struct StoreGaugeRefresher: Service {
         }
     }
 }
+
+extension RetentionPruner: CustomStringConvertible {
+    public var description: String { "RetentionPruner" }
+}
+
+// Plain descriptions: the service group logs services, and the configuration holds secrets.
+extension StoreGaugeRefresher: CustomStringConvertible {
+    public var description: String { "StoreGaugeRefresher" }
+}

@@ -118,6 +118,25 @@ struct AuthTests {
         let tokens = try ServerConfig.parseTokens("ingest:abc12345, read:def12345,admin:ghi:with:colons")
         #expect(tokens.map(\.role) == [.ingest, .read, .admin])
         #expect(tokens.last?.token == "ghi:with:colons")
-        #expect(throws: ConfigError.self) { try ServerConfig.parseTokens("writer:abc") }
+        #expect(throws: ConfigError("TOKENMETER_TOKENS: item 2 is not role:token with role ingest, read or admin")) {
+            try ServerConfig.parseTokens("read:abc12345,bare-secret-value")
+        }
+    }
+
+    @Test func configDescriptionsRedactTokens() {
+        var config = testConfig(tokens: [(.admin, "very-secret-admin")], metricsToken: "very-secret-metrics")
+        config.budgets = []
+        for text in [String(describing: config), String(reflecting: config), "\(config)"] {
+            #expect(!text.contains("very-secret"))
+        }
+    }
+
+    @Test func onlyLoopbackAddressesCountAsLoopback() {
+        var config = ServerConfig()
+        for (host, loopback) in [("127.0.0.1", true), ("127.1.2.3", true), ("localhost", true), ("::1", true),
+                                 ("127.example.com", false), ("0.0.0.0", false), ("10.0.0.1", false), ("127.0.0.256", false)] {
+            config.host = host
+            #expect(config.isLoopback == loopback, "\(host)")
+        }
     }
 }

@@ -153,6 +153,10 @@ struct IngestOverHTTPTests {
             let unknown = try await client.execute(uri: "/v1/usage/nope", method: .patch, headers: [.contentType: "application/json"],
                                                    body: ByteBuffer(string: #"{"status":"success"}"#))
             #expect(unknown.status == .notFound)
+            try await client.post("/v1/usage", json: #"{"id":"a b/c","operation":"gen","model":"gpt-4o-mini","status":"pending"}"#)
+            let encoded = try await client.execute(uri: "/v1/usage/a%20b%2Fc", method: .patch, headers: [.contentType: "application/json"],
+                                                   body: ByteBuffer(string: #"{"status":"success"}"#))
+            #expect(encoded.status == .ok)
             let bad = try await client.execute(uri: "/v1/usage/p1", method: .patch, headers: [.contentType: "application/json"],
                                                body: ByteBuffer(string: #"{"status":"pending"}"#))
             #expect(bad.status == .badRequest)

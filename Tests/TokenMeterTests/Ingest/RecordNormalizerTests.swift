@@ -147,6 +147,8 @@ struct InvalidRecordTests {
         (#"{"operation":"","model":"m"}"#, "operation: must not be empty"),
         (#"{"operation":"chat","model":"m","status":"pending"}"#, "id: required when status is pending"),
         (#"{"operation":"chat","model":"m","usage":{"prompt_tokens":10,"completion_tokens":5},"total_tokens":14}"#, "total_tokens: 14 is not the sum"),
+        (#"{"operation":"chat","model":"m","id":"a\u0000b"}"#, "id: contains a NUL character"),
+        (#"{"operation":"ch\u0000at","model":"m"}"#, "operation: contains a NUL character"),
     ])
     func rejected(json: String, message: String) {
         switch normalize(json) {
@@ -183,6 +185,13 @@ struct IngestBodyTests {
         #expect((try? elements[0].get()) == .object(["a": .int(1)]))
         #expect(throws: NormalizationError.self) { try elements[1].get() }
         #expect((try? elements[2].get()) == .object(["b": .int(2)]))
+    }
+
+    @Test func deepNestingIsRefusedBeforeDecoding() {
+        let deep = String(repeating: "[", count: 65) + String(repeating: "]", count: 65)
+        #expect(throws: NormalizationError("invalid JSON: nested deeper than 64 levels")) { try JSONValue.parse(Array(deep.utf8)).get() }
+        let fine = #"{"a":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[","b":[[[1]]]}"#
+        #expect((try? JSONValue.parse(Array(fine.utf8)).get()) != nil)
     }
 
     @Test func emptyAndTruncatedBodiesGiveOneError() {

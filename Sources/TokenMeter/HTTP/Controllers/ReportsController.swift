@@ -18,14 +18,27 @@ struct ReportsController<Context: RequestContext> {
     }
 
     private func parameters(_ request: Request, now: Date, defaultRange: String = "24h") throws -> ReportParameters {
-        var query: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        let query = Self.formDecodedQuery(request.uri.query ?? "")
         do {
             return try ReportParameters.parse(query, defaultTimeZone: config.timeZone, currencyRates: config.currencyRates,
                                               now: now, defaultRange: defaultRange)
         } catch {
             throw APIError(.badRequest, error.description)
         }
+    }
+
+    /// Query parameters as HTML forms and most HTTP clients encode them: `+` is a space.
+    static func formDecodedQuery(_ query: String) -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String {
+                let spaced = text.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            result[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return result
     }
 
     /// Totals and groups for a range.
@@ -73,7 +86,8 @@ struct ReportsController<Context: RequestContext> {
 
     /// One user's usage by model, credits vs cost, and daily limits.
     @Sendable func userUsage(_ request: Request, context: Context) async throws -> Response {
-        let userID = try context.parameters.require("user_id")
+        let raw = try context.parameters.require("user_id")
+        let userID = raw.removingPercentEncoding ?? raw
         let now = Date()
         let p = try parameters(request, now: now, defaultRange: "30d")
         return JSONResponse.make(try await service.userUsage(userID: userID, p, now: now))

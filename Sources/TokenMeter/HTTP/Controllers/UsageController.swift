@@ -6,6 +6,7 @@ struct UsageController<Context: RequestContext> {
     let pipeline: IngestPipeline
     let store: any UsageStore
     let bodyLimit: Int
+    let bodyTimeout: Duration
 
     var endpoints: RouteCollection<Context> {
         let routes = RouteCollection(context: Context.self)
@@ -17,7 +18,7 @@ struct UsageController<Context: RequestContext> {
     /// Ingests one record, a JSON array or NDJSON; answers only after the accepted records are committed.
     @Sendable func ingest(_ request: Request, context: Context) async throws -> Response {
         let format = try Self.format(of: request)
-        let body = try await Self.collect(request, limit: bodyLimit)
+        let body = try await Self.collect(request, limit: bodyLimit, timeout: bodyTimeout)
         let summary: IngestSummary
         do {
             summary = try await pipeline.ingest(body: body, format: format)
@@ -34,7 +35,8 @@ struct UsageController<Context: RequestContext> {
 
     /// Completes a pending record (CONTRACT 1.3).
     @Sendable func complete(_ request: Request, context: Context) async throws -> Response {
-        let id = try context.parameters.require("id")
+        let raw = try context.parameters.require("id")
+        let id = raw.removingPercentEncoding ?? raw
         let body = try await Self.collect(request, limit: 1024 * 1024)
         let completion: RecordCompletion
         switch IngestBody.decode(body[...]).flatMap(pipeline.normalizer.normalizeCompletion) {
@@ -90,12 +92,22 @@ struct UsageController<Context: RequestContext> {
         }
     }
 
-    static func collect(_ request: Request, limit: Int) async throws -> [UInt8] {
+    /// The whole body, at most `limit` bytes, within `timeout` (a client trickling its body cannot
+    /// hold a handler forever: the idle timeout resets on every chunk).
+    static func collect(_ request: Request, limit: Int, timeout: Duration = .seconds(30)) async throws -> [UInt8] {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError(.contentTooLarge, "request body of \(length) bytes is larger than the limit of \(limit) bytes")
         }
         do {
-            let buffer = try await request.body.collect(upTo: limit)
+            let buffer = try await withThrowingTaskGroup(of: ByteBuffer.self) { group in
+                group.addTask { try await request.body.collect(upTo: limit) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw APIError(.requestTimeout, "the request body did not arrive within \(timeout.components.seconds) s")
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
             return Array(buffer.readableBytesView)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError(.contentTooLarge, "request body larger than the limit of \(limit) bytes")
