@@ -1,5 +1,12 @@
 /// Metric names, help texts and buckets: part of the external contract (CONTRACT section 5).
+import Prometheus
+
 enum MetricNames {
+    /// The full name as the metric name, no unit suffix added: the names are fixed by the contract.
+    static func descriptor(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name]!)
+    }
+
     static let requests = "tokenmeter_requests_total"
     static let tokens = "tokenmeter_tokens_total"
     static let reasoningTokens = "tokenmeter_reasoning_tokens_total"

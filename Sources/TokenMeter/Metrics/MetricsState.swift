@@ -33,7 +33,7 @@ struct MetricsState {
         // Exported at 0 from the start, so the first overflow is an increase() alerts can see.
         for label in ["service", "operation", "category", "provider", "model", "error_type", "__series__"] {
             overflow[label] = registry.makeCounter(
-                name: MetricNames.labelOverflow, labels: [("label", label)], help: MetricNames.help[MetricNames.labelOverflow]!)
+                descriptor: MetricNames.descriptor(MetricNames.labelOverflow), labels: [("label", label)])
         }
     }
 
@@ -65,8 +65,8 @@ struct MetricsState {
         if withDuration {
             let key = bounded([service, operation, provider, model], in: durations, limit: limits.maxSeriesPerMetric)
             histogram = durations[key] ?? registry.makeValueHistogram(
-                name: MetricNames.duration, labels: zip(["service", "operation", "provider", "model"], key).map { ($0, $1) },
-                buckets: MetricNames.durationBuckets, help: MetricNames.help[MetricNames.duration]!)
+                descriptor: MetricNames.descriptor(MetricNames.duration), labels: zip(["service", "operation", "provider", "model"], key).map { ($0, $1) },
+                buckets: MetricNames.durationBuckets)
             durations[key] = histogram
         }
         return RecordHandles(usage: usageHandles, errors: errorCounter, unpriced: unpricedCounter, duration: histogram)
@@ -83,8 +83,7 @@ struct MetricsState {
         }
         pendingCounts[key] = count
         let gauge = pendingGauges[key] ?? registry.makeGauge(
-            name: MetricNames.pending, labels: zip(["service", "operation", "model"], key).map { ($0, $1) },
-            help: MetricNames.help[MetricNames.pending]!)
+            descriptor: MetricNames.descriptor(MetricNames.pending), labels: zip(["service", "operation", "model"], key).map { ($0, $1) })
         pendingGauges[key] = gauge
         gauge.set(to: Double(count))
     }
@@ -99,7 +98,7 @@ struct MetricsState {
     mutating func gauge(_ name: String, _ labels: [(String, String)]) -> Gauge {
         let key = [name] + labels.map(\.1)
         if let gauge = gauges[key] { return gauge }
-        let gauge = registry.makeGauge(name: name, labels: labels, help: MetricNames.help[name]!)
+        let gauge = registry.makeGauge(descriptor: MetricNames.descriptor(name), labels: labels)
         gauges[key] = gauge
         return gauge
     }
@@ -121,19 +120,19 @@ struct MetricsState {
 
     private mutating func countOverflow(_ label: String) {
         let counter = overflow[label] ?? registry.makeCounter(
-            name: MetricNames.labelOverflow, labels: [("label", label)], help: MetricNames.help[MetricNames.labelOverflow]!)
+            descriptor: MetricNames.descriptor(MetricNames.labelOverflow), labels: [("label", label)])
         overflow[label] = counter
         counter.increment()
     }
 
     private func counter(_ name: String, _ labelNames: [String], _ values: [String]) -> Counter {
-        registry.makeCounter(name: name, labels: zip(labelNames, values).map { ($0, $1) }, help: MetricNames.help[name]!)
+        registry.makeCounter(descriptor: MetricNames.descriptor(name), labels: zip(labelNames, values).map { ($0, $1) })
     }
 
     private func makeUsageHandles(_ key: [String]) -> UsageHandles {
         let labels = zip(["service", "operation", "category", "provider", "model"], key).map { ($0, $1) }
         func make(_ name: String, _ extra: [(String, String)] = []) -> Counter {
-            registry.makeCounter(name: name, labels: labels + extra, help: MetricNames.help[name]!)
+            registry.makeCounter(descriptor: MetricNames.descriptor(name), labels: labels + extra)
         }
         return UsageHandles(
             requestsSuccess: make(MetricNames.requests, [("status", "success")]),

@@ -53,14 +53,14 @@ public final class UsageMetrics: Sendable {
         self.registry = registry
         self.state = Mutex(MetricsState(registry: registry, limits: limits))
         func ingest(_ result: String) -> Counter {
-            registry.makeCounter(name: MetricNames.ingestRecords, labels: [("result", result)], help: MetricNames.help[MetricNames.ingestRecords]!)
+            registry.makeCounter(descriptor: MetricNames.descriptor(MetricNames.ingestRecords), labels: [("result", result)])
         }
         ingestAccepted = ingest("accepted")
         ingestDuplicate = ingest("duplicate")
         ingestRejected = ingest("rejected")
-        storeWrite = registry.makeValueHistogram(name: MetricNames.storeWrite, buckets: MetricNames.storeWriteBuckets, help: MetricNames.help[MetricNames.storeWrite]!)
-        queueDepth = registry.makeGauge(name: MetricNames.queueDepth, help: MetricNames.help[MetricNames.queueDepth]!)
-        registry.makeGauge(name: MetricNames.buildInfo, labels: [("version", version)], help: MetricNames.help[MetricNames.buildInfo]!).set(to: 1.0)
+        storeWrite = registry.makeValueHistogram(descriptor: MetricNames.descriptor(MetricNames.storeWrite), buckets: MetricNames.storeWriteBuckets)
+        queueDepth = registry.makeGauge(descriptor: MetricNames.descriptor(MetricNames.queueDepth))
+        registry.makeGauge(descriptor: MetricNames.descriptor(MetricNames.buildInfo), labels: [("version", version)]).set(to: 1.0)
         // Families that must be present (with TYPE and HELP) before the first record arrives.
         for window in ["today", "month"] { setSpend(window: window, usd: 0) }
         for window in ["1d", "7d", "30d"] { setActiveUsers(window: window, count: 0) }
