@@ -35,9 +35,9 @@ public struct IngestPipeline: Sendable {
         var summary = IngestSummary()
         var priced: [PricedRecord] = []
         for (index, element) in IngestBody.elements(of: body, format: format).enumerated() {
-            switch element.flatMap(normalizer.normalize) {
+            switch element.flatMap(normalizer.normalize).flatMap(pricing.priceWithinLimits) {
             case .success(let record):
-                priced.append(pricing.price(record))
+                priced.append(record)
             case .failure(let error):
                 summary.rejected += 1
                 if summary.errors.count < IngestSummary.listedErrors {

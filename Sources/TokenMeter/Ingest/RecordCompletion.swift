@@ -64,12 +64,7 @@ extension RecordNormalizer {
                 for key in tokenFields.keys { _ = r.take(key) }
             }
             let units = object["units"] != nil ? try readUnits(&r) : nil
-            let cost = try r.number("cost_usd", "cost_dollars", "total_cost_usd", max: RecordLimits.maxCostUSD).map { Money.nanoUSD(fromUSD: $0) }
-            let credits = try r.number("credits", "tokens_cost", "credits_charged").map { Money.micro(from: $0) }
-            var duration = try r.number("duration_ms", "latency_ms", "request_duration_ms", max: RecordLimits.maxDurationMs)
-            if let seconds = try r.number("processing_time_seconds", max: RecordLimits.maxDurationMs / 1000), duration == nil { duration = seconds * 1000 }
-            let errorType = try r.string("error_type", "error_code", allowNumber: true)
-            let errorMessage = try readErrorMessage(&r)
+            let (cost, credits, duration, errorType, errorMessage) = try readOutcomeFields(&r)
             let unknown = object.keys.filter { !r.consumed.contains($0) }.sorted()
             if let field = unknown.first {
                 throw NormalizationError("\(field.prefix(64)): not a field a completion can change (status, usage and token fields, units, cost_usd, credits, duration_ms, error_type, error_message)")

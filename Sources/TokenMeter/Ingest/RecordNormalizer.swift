@@ -46,14 +46,7 @@ public struct RecordNormalizer: Sendable {
         let status = try readStatus(&r)
         let tokens = try readTokens(&r, object: object)
         let units = try readUnits(&r)
-        let cost = try r.number("cost_usd", "cost_dollars", "total_cost_usd", max: RecordLimits.maxCostUSD).map { Money.nanoUSD(fromUSD: $0) }
-        let credits = try r.number("credits", "tokens_cost", "credits_charged").map { Money.micro(from: $0) }
-        var duration = try r.number("duration_ms", "latency_ms", "request_duration_ms", max: RecordLimits.maxDurationMs)
-        if let seconds = try r.number("processing_time_seconds", max: RecordLimits.maxDurationMs / 1000), duration == nil {
-            duration = seconds * 1000
-        }
-        let errorType = try r.string("error_type", "error_code", allowNumber: true)
-        let errorMessage = try readErrorMessage(&r)
+        let (cost, credits, duration, errorType, errorMessage) = try readOutcomeFields(&r)
         let metadata = try readMetadata(&r, object: object)
 
         if status == .pending && givenID == nil {
@@ -189,6 +182,18 @@ public struct RecordNormalizer: Sendable {
             seconds: try reader.number("seconds"), minutes: try reader.number("minutes"),
             characters: try reader.number("characters")
         )
+    }
+
+    /// The fields a record and a completion share: cost, credits, duration and error.
+    func readOutcomeFields(_ r: inout FieldReader) throws(NormalizationError)
+        -> (costNanoUSD: Int64?, creditsMicro: Int64?, durationMs: Double?, errorType: String?, errorMessage: String?) {
+        let cost = try r.number("cost_usd", "cost_dollars", "total_cost_usd", max: RecordLimits.maxCostUSD).map { Money.nanoUSD(fromUSD: $0) }
+        let credits = try r.number("credits", "tokens_cost", "credits_charged", max: RecordLimits.maxCredits).map { Money.micro(from: $0) }
+        var duration = try r.number("duration_ms", "latency_ms", "request_duration_ms", max: RecordLimits.maxDurationMs)
+        if let seconds = try r.number("processing_time_seconds", max: RecordLimits.maxDurationMs / 1000), duration == nil {
+            duration = seconds * 1000
+        }
+        return (cost, credits, duration, try r.string("error_type", "error_code", allowNumber: true), try readErrorMessage(&r))
     }
 
     func readErrorMessage(_ r: inout FieldReader) throws(NormalizationError) -> String? {

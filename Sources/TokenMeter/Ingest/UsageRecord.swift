@@ -108,6 +108,11 @@ public struct UsageRecord: Sendable, Equatable {
     }
 }
 
+extension UsageRecord {
+    /// The duration as stored and summed: whole microseconds.
+    public var durationMicros: Int64? { durationMs.map { Int64(($0 * 1000).rounded()) } }
+}
+
 public enum RecordLimits {
     public static let labelValueBytes = 256
     public static let idBytes = 256
@@ -118,5 +123,6 @@ public enum RecordLimits {
     public static let maxTokens: Int64 = 1_000_000_000_000
     public static let maxQuantity: Double = 1e12
     public static let maxCostUSD: Double = 1_000_000
+    public static let maxCredits: Double = 1_000_000_000
     public static let maxDurationMs: Double = 1e12
 }

@@ -62,20 +62,32 @@ public enum CostCalculator {
         let prices = effectiveTokenPrices(entry: entry, promptTokens: tokens.promptTotal)
         let input = prices.input?.pico ?? 0
         let output = prices.output?.pico ?? 0
-        let nonReasoningOutput = max(0, tokens.output - tokens.reasoning)
         let tokenScale: Int128 = 1_000_000 * conversionDenominator
-        var total: Int128 = 0
-        total += Int128(tokens.input) * Int128(input) * tokenScale
-        total += Int128(tokens.cachedInput) * Int128(prices.cachedInput?.pico ?? input) * tokenScale
-        total += Int128(tokens.cacheWrite) * Int128(prices.cacheWrite?.pico ?? input) * tokenScale
-        total += Int128(nonReasoningOutput) * Int128(output) * tokenScale
-        total += Int128(tokens.reasoning) * Int128(prices.reasoning?.pico ?? output) * tokenScale
+        var total = SaturatingSum()
+        total.add(tokens.input, input, tokenScale)
+        total.add(tokens.cachedInput, prices.cachedInput?.pico ?? input, tokenScale)
+        total.add(tokens.cacheWrite, prices.cacheWrite?.pico ?? input, tokenScale)
+        total.add(max(0, tokens.output - tokens.reasoning), output, tokenScale)
+        total.add(tokens.reasoning, prices.reasoning?.pico ?? output, tokenScale)
         for charge in unitCharges(units: units, entry: entry) {
-            total += Int128(Money.micro(from: charge.quantity)) * Int128(charge.price.pico) * (conversionDenominator / charge.divisor)
+            total.add(Money.micro(from: charge.quantity), charge.price.pico, conversionDenominator / charge.divisor)
         }
         let divisor: Int128 = 1_000 * tokenScale
-        let rounded = (total + divisor / 2) / divisor
+        let rounded = (total.value / 2 + divisor / 4) / (divisor / 2)  // half away from zero without overflowing at the top
         return rounded > Int128(Int64.max) ? Int64.max : Int64(rounded)
+    }
+
+    /// Sums quantity × price × scale in Int128, saturating instead of trapping: absurd inputs give a
+    /// huge cost, which the ingest limit on one call's cost then rejects.
+    struct SaturatingSum {
+        private(set) var value: Int128 = 0
+
+        mutating func add(_ quantity: Int64, _ price: Int64, _ scale: Int128) {
+            let (product, overflow1) = Int128(quantity).multipliedReportingOverflow(by: Int128(price))
+            let (scaled, overflow2) = product.multipliedReportingOverflow(by: scale)
+            let (sum, overflow3) = value.addingReportingOverflow(scaled)
+            value = overflow1 || overflow2 || overflow3 ? Int128.max : sum
+        }
     }
 
     /// Token prices after applying the highest context tier the prompt exceeds.
@@ -118,16 +130,13 @@ public enum CostCalculator {
         return charges
     }
 
-    /// `credits_per_unit` × the entry's main billing unit (images, seconds, minutes, characters/1000,
-    /// else requests, 1 per call).
+    /// `credits_per_unit` × the quantity of the entry's main billing unit, as `unitCharges` bills it
+    /// (images, seconds, minutes, characters/1000), else × requests (1 per call).
     static func defaultCredits(units: UsageUnits, entry: PriceEntry) -> Int64? {
         guard let perUnit = entry.creditsPerUnit else { return nil }
-        let quantity: Double
-        if entry.perImage != nil { quantity = units.images ?? 1 }
-        else if entry.perSecond != nil, let seconds = units.seconds { quantity = seconds }
-        else if entry.perMinute != nil, let minutes = units.minutes { quantity = minutes }
-        else if entry.per1kCharacters != nil, let characters = units.characters { quantity = characters / 1000 }
-        else { quantity = units.requests ?? 1 }
+        let charges = unitCharges(units: units, entry: entry)
+        let main = charges.first { $0.price != entry.perRequest || entry.perRequest == nil } ?? charges.first
+        let quantity = main.map { $0.quantity / Double($0.divisor) } ?? (units.requests ?? 1)
         return Money.micro(from: perUnit * quantity)
     }
 }

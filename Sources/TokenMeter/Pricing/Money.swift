@@ -51,12 +51,12 @@ public struct PicoPrice: Sendable, Equatable, Hashable, Codable {
 
     /// From USD per million units (how token prices are published).
     public init(usdPerMillion: Double) {
-        self.pico = Int64((usdPerMillion * 1e6).rounded())
+        self.pico = Money.clamped((usdPerMillion * 1e6).rounded())
     }
 
     /// From USD per one unit.
     public init(usdPerUnit: Double) {
-        self.pico = Int64((usdPerUnit * 1e12).rounded())
+        self.pico = Money.clamped((usdPerUnit * 1e12).rounded())
     }
 
     public var usdPerMillion: Double { Double(pico) / 1e6 }

@@ -8,6 +8,12 @@ public final class PricingService: Sendable {
         var changes: [PriceChange]
         var catalog: PriceCatalog
         var resolved: [String: String?] = [:]
+
+        mutating func replace(changes: [PriceChange]) {
+            self.changes = changes
+            catalog = PriceCatalog(entries: PriceChange.apply(changes, to: base))
+            resolved.removeAll()
+        }
     }
 
     private let state: Mutex<State>
@@ -49,14 +55,28 @@ public final class PricingService: Sendable {
         return CostCalculator.price(record, entry: entry, canonicalModel: canonical)
     }
 
-    /// Applies changes in memory and persists them; persisted first, so a failed write changes nothing.
-    public func apply(_ changes: [PriceChange]) async throws {
-        try await repository?.savePriceChanges(changes)
-        state.withLock { state in
-            state.changes.append(contentsOf: changes)
-            state.catalog = PriceCatalog(entries: PriceChange.apply(state.changes, to: state.base))
-            state.resolved.removeAll()
+    /// Prices a record, rejecting a computed cost above the limit for one call (absurd units or prices).
+    public func priceWithinLimits(_ record: UsageRecord) -> Result<PricedRecord, NormalizationError> {
+        let priced = price(record)
+        let limit = Money.nanoUSD(fromUSD: RecordLimits.maxCostUSD)
+        guard priced.costNanoUSD <= limit, priced.creditsMicro <= Money.micro(from: RecordLimits.maxCredits) else {
+            return .failure(NormalizationError("units: the computed cost (\(Money.decimalString(nano: priced.costNanoUSD)) USD) or credits exceed the limit for one call (\(Int(RecordLimits.maxCostUSD)) USD, \(Int(RecordLimits.maxCredits)) credits)"))
         }
+        return .success(priced)
+    }
+
+    /// Persists changes, then rebuilds the live catalog from every persisted change in stored order,
+    /// so concurrent changes end up in memory in the order a restart would replay them. A failed
+    /// write changes nothing.
+    public func apply(_ changes: [PriceChange]) async throws {
+        guard let repository else {
+            state.withLock { state in state.replace(changes: state.changes + changes) }
+            return
+        }
+        try await repository.savePriceChanges(changes)
+        let all = try await repository.loadPriceChanges()
+        // The change log only grows: a slower reload must not overwrite a newer one.
+        state.withLock { state in if all.count >= state.changes.count { state.replace(changes: all) } }
     }
 }
 

@@ -43,11 +43,14 @@ extension ReportService {
     /// `GET /v1/reports/economics`: credits vs cost per plan and per model, cost per active user per
     /// plan, top users by cost and the share of usage that had no price.
     public func economics(_ p: ReportParameters, creditValueUSD: Double?, topUsers: Int = 10, now: Date) async throws -> Economics {
-        func margins(_ dimension: ReportDimension) async throws -> [Economics.Margin] {
+        func grouped(by dimension: ReportDimension) async throws -> Summary {
             var parameters = p
             parameters.groupBy = [dimension]
             parameters.limit = nil
-            return try await summary(parameters, now: now).groups.map { group in
+            return try await summary(parameters, now: now)
+        }
+        func margins(_ summary: Summary, _ dimension: ReportDimension) -> [Economics.Margin] {
+            summary.groups.map { group in
                 let f = group.figures
                 return Economics.Margin(
                     key: group.key[dimension.rawValue] ?? "", requests: f.requests, active_users: f.active_users,
@@ -61,18 +64,15 @@ extension ReportService {
         userParameters.groupBy = [.user]
         userParameters.limit = topUsers
         let users = try await summary(userParameters, now: now).groups.filter { $0.other != true && $0.key["user"] != "" }
-        let byModel = try await margins(.model)
-        var modelParameters = p
-        modelParameters.groupBy = [.model]
-        modelParameters.limit = nil
-        let models = try await summary(modelParameters, now: now)
+        let models = try await grouped(by: .model)
+        let plans = try await grouped(by: .plan)
         let unpricedGroups = models.groups.filter { $0.figures.unpriced_requests > 0 }
         let unpricedRequests = unpricedGroups.reduce(0) { $0 + $1.figures.unpriced_requests }
         // Unpriced records of a model are all its records when the model has no price at all.
         let unpricedTokens = unpricedGroups.filter { $0.figures.unpriced_requests == $0.figures.requests }.reduce(0) { $0 + $1.figures.total_tokens }
         return Economics(
             from: RFC3339.format(p.from), to: RFC3339.format(p.to), tz: ReportCalendar.name(of: p.timeZone),
-            credit_value_usd: creditValueUSD, by_plan: try await margins(.plan), by_model: byModel,
+            credit_value_usd: creditValueUSD, by_plan: margins(plans, .plan), by_model: margins(models, .model),
             top_users: users.map { .init(user_id: $0.key["user"] ?? "", requests: $0.figures.requests, cost_usd: $0.figures.cost_usd, credits: $0.figures.credits) },
             unpriced: .init(
                 requests: unpricedRequests,

@@ -32,7 +32,10 @@ public struct BatchWriter: Service {
                         try? await Task.sleep(for: maxDelay)
                     }
                     guard let batch = await queue.nextBatch(maxRecords: maxBatchRecords) else { break }
-                    await write(batch)
+                    // Unstructured, so a cancelled service still commits what it already took
+                    // (GRDB refuses to start a write in a cancelled task).
+                    let writer = self
+                    await Task { await writer.write(batch) }.value
                 }
                 logger.info("batch writer drained and stopped")
             } onCancel: {

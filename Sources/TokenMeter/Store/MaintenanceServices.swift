@@ -16,7 +16,9 @@ public struct RetentionPruner: Service {
                 let summary = try await store.prune(retention: retention, now: Date())
                 if summary != PruneSummary() {
                     logger.info("pruned \(summary.records) raw records, \(summary.minuteRows) minute and \(summary.hourRows) hour rollup rows")
-                    metrics.setPending(try await store.pendingCounts().map { ($0.service, $0.operation, $0.model, $0.count) })
+                }
+                for pending in summary.pendingDeleted {
+                    metrics.pendingChanged(service: pending.service, operation: pending.operation, model: pending.model, by: -pending.count)
                 }
             } catch {
                 logger.error("pruning failed (will retry): \(error)")

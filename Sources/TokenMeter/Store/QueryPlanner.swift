@@ -17,10 +17,15 @@ public struct QueryPlan: Sendable, Equatable {
     public var segments: [Segment] = []
     /// True when part of the range was older than the data that could answer it exactly.
     public var rounded = false
+    /// The range asked for: only its own edges may be rounded outward.
+    private var outer: (from: Int64, to: Int64) = (0, 0)
+
+    public static func == (a: QueryPlan, b: QueryPlan) -> Bool { a.segments == b.segments && a.rounded == b.rounded }
 
     /// `oldestKept` gives, per source, the oldest timestamp (ms) that source still holds exactly.
     public static func make(from: Int64, to: Int64, oldestKept: (Source) -> Int64) -> QueryPlan {
         var plan = QueryPlan()
+        plan.outer = (from, to)
         plan.cover(from, to, levels: [.day, .hour, .minute], oldestKept: oldestKept)
         plan.segments.sort { $0.from < $1.from }
         return plan
@@ -47,14 +52,15 @@ public struct QueryPlan: Sendable, Equatable {
         if from < rawFrom { roundEdge(from, min(to, rawFrom), oldestKept: oldestKept) }
     }
 
-    /// [from, to) is older than raw retention: use the finest rollup kept there, boundaries rounded
-    /// to the nearest bucket.
+    /// [from, to) is older than raw retention: use the finest rollup kept there. The range's own
+    /// edges are rounded to the nearest bucket; an edge shared with another segment is rounded
+    /// inward, so no time is counted twice.
     private mutating func roundEdge(_ from: Int64, _ to: Int64, oldestKept: (Source) -> Int64) {
         rounded = true
         for granularity in [Granularity.minute, .hour, .day] where oldestKept(.rollup(granularity)) <= from {
             let size = granularity.milliseconds
-            let start = floorTo(from + size / 2, size)
-            let end = floorTo(to + size / 2, size)
+            let start = from == outer.from ? floorTo(from + size / 2, size) : ceil(from, size)
+            let end = to == outer.to ? floorTo(to + size / 2, size) : floorTo(to, size)
             if start < end { segments.append(Segment(source: .rollup(granularity), from: start, to: end)) }
             return
         }

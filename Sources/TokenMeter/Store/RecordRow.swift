@@ -25,7 +25,7 @@ enum RecordRow {
             r.tokens.input, r.tokens.cachedInput, r.tokens.cacheWrite, r.tokens.output, r.tokens.reasoning,
             r.units.requests, r.units.images, r.units.seconds, r.units.minutes, r.units.characters,
             p.costNanoUSD, p.costSource.rawValue, r.callerCostNanoUSD, p.priceVersion, p.unpriced, p.creditsMicro,
-            r.creditsMicro, r.durationMs.map { Int64(($0 * 1000).rounded()) }, r.errorType, r.errorMessage, r.metadataJSON,
+            r.creditsMicro, r.durationMicros, r.errorType, r.errorMessage, r.metadataJSON,
         ]
         return StatementArguments(values)
     }
@@ -46,7 +46,7 @@ enum RecordRow {
             r.tokens.input, r.tokens.cachedInput, r.tokens.cacheWrite, r.tokens.output, r.tokens.reasoning,
             r.units.requests, r.units.images, r.units.seconds, r.units.minutes, r.units.characters,
             p.costNanoUSD, p.costSource.rawValue, r.callerCostNanoUSD, p.priceVersion, p.unpriced, p.creditsMicro,
-            r.creditsMicro, r.durationMs.map { Int64(($0 * 1000).rounded()) }, r.errorType, r.errorMessage, r.id,
+            r.creditsMicro, r.durationMicros, r.errorType, r.errorMessage, r.id,
         ]
         return StatementArguments(values)
     }

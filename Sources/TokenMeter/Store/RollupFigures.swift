@@ -19,25 +19,27 @@ public struct RollupFigures: Sendable, Equatable {
         costNanoUSD = record.costNanoUSD
         creditsMicro = record.creditsMicro
         unpricedRequests = record.unpriced ? 1 : 0
-        if let ms = record.record.durationMs {
-            durationMicrosSum = Int64((ms * 1000).rounded())
+        if let micros = record.record.durationMicros {
+            durationMicrosSum = micros
             durationCount = 1
         }
     }
 
+    /// Saturates instead of trapping: per-record limits keep real sums far below Int64.max, and a
+    /// hostile flood of maximal records must not crash the writer.
     public static func += (a: inout RollupFigures, b: RollupFigures) {
-        a.requests += b.requests
-        a.errors += b.errors
-        a.tokens.input += b.tokens.input
-        a.tokens.cachedInput += b.tokens.cachedInput
-        a.tokens.cacheWrite += b.tokens.cacheWrite
-        a.tokens.output += b.tokens.output
-        a.tokens.reasoning += b.tokens.reasoning
-        a.costNanoUSD += b.costNanoUSD
-        a.creditsMicro += b.creditsMicro
-        a.unpricedRequests += b.unpricedRequests
-        a.durationMicrosSum += b.durationMicrosSum
-        a.durationCount += b.durationCount
+        a.requests ⊕= b.requests
+        a.errors ⊕= b.errors
+        a.tokens.input ⊕= b.tokens.input
+        a.tokens.cachedInput ⊕= b.tokens.cachedInput
+        a.tokens.cacheWrite ⊕= b.tokens.cacheWrite
+        a.tokens.output ⊕= b.tokens.output
+        a.tokens.reasoning ⊕= b.tokens.reasoning
+        a.costNanoUSD ⊕= b.costNanoUSD
+        a.creditsMicro ⊕= b.creditsMicro
+        a.unpricedRequests ⊕= b.unpricedRequests
+        a.durationMicrosSum ⊕= b.durationMicrosSum
+        a.durationCount ⊕= b.durationCount
     }
 
     /// Column values in the order of `StoreSchema.figureColumns`.
@@ -114,7 +116,7 @@ public struct BatchAggregate: Sendable {
     /// Adds one completed (success or error) record.
     public mutating func add(_ record: PricedRecord) {
         precondition(record.record.status != .pending)
-        let ms = Int64((record.record.timestamp.timeIntervalSince1970 * 1000).rounded(.down))
+        let ms = record.record.timestamp.unixMilliseconds
         let figures = RollupFigures(record)
         let dimensions = RollupDimensions(record)
         for granularity in Granularity.allCases {
@@ -133,18 +135,26 @@ public struct BatchAggregate: Sendable {
         let totals = UsageTotals(record)
         let key = [totals.service, totals.operation, totals.category, totals.provider, totals.model, totals.status.rawValue, totals.errorType ?? ""]
         if var existing = lifetime[key] {
-            existing.requests += totals.requests
-            existing.tokens.input += totals.tokens.input
-            existing.tokens.cachedInput += totals.tokens.cachedInput
-            existing.tokens.cacheWrite += totals.tokens.cacheWrite
-            existing.tokens.output += totals.tokens.output
-            existing.tokens.reasoning += totals.tokens.reasoning
-            existing.costNanoUSD += totals.costNanoUSD
-            existing.creditsMicro += totals.creditsMicro
-            existing.unpricedRequests += totals.unpricedRequests
+            existing.requests ⊕= totals.requests
+            existing.tokens.input ⊕= totals.tokens.input
+            existing.tokens.cachedInput ⊕= totals.tokens.cachedInput
+            existing.tokens.cacheWrite ⊕= totals.tokens.cacheWrite
+            existing.tokens.output ⊕= totals.tokens.output
+            existing.tokens.reasoning ⊕= totals.tokens.reasoning
+            existing.costNanoUSD ⊕= totals.costNanoUSD
+            existing.creditsMicro ⊕= totals.creditsMicro
+            existing.unpricedRequests ⊕= totals.unpricedRequests
             lifetime[key] = existing
         } else {
             lifetime[key] = totals
         }
     }
+}
+
+infix operator ⊕=: AssignmentPrecedence
+
+/// Saturating addition for stored sums.
+func ⊕= (a: inout Int64, b: Int64) {
+    let (sum, overflow) = a.addingReportingOverflow(b)
+    a = overflow ? (b > 0 ? Int64.max : Int64.min) : sum
 }

@@ -12,7 +12,7 @@ extension SQLiteStore {
                 let width = query.groupBy.count
                 while let row = try rows.next() {
                     let key = (0..<width).map { (row[$0] as String?) ?? "" }
-                    let values = (width..<(width + StoreSchema.figureColumns.count)).map { (row[$0] as Int64?) ?? 0 }
+                    let values = (width..<(width + StoreSchema.figureColumns.count)).map { row.sum($0) }
                     groups[key, default: RollupFigures()] += RollupFigures(columnValues: values)
                 }
             }

@@ -53,14 +53,14 @@ public final class SQLiteStore: UsageStore {
     }
 
     public func complete(id: String, with completion: RecordCompletion,
-                         reprice: @escaping @Sendable (UsageRecord) -> PricedRecord) async throws -> CompletionResult {
+                         reprice: @escaping @Sendable (UsageRecord) throws -> PricedRecord) async throws -> CompletionResult {
         try await pool.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM usage_records WHERE id = ?", arguments: [id]) else {
                 return .notFound
             }
             let stored = RecordRow.record(from: row)
             guard stored.status == .pending else { return .alreadyCompleted(stored.status) }
-            let priced = reprice(try completion.applied(to: stored))
+            let priced = try reprice(try completion.applied(to: stored))
             try db.execute(sql: RecordRow.completeSQL, arguments: RecordRow.completionArguments(priced, completedAt: Date()))
             var aggregate = BatchAggregate()
             aggregate.add(priced)
@@ -133,13 +133,13 @@ public final class SQLiteStore: UsageStore {
                                          provider: row["provider"], model: row["model"],
                                          status: RecordStatus(rawValue: row["status"]) ?? .success,
                                          errorType: errorType.isEmpty ? nil : errorType)
-                totals.requests = row["requests"]
-                totals.tokens = TokenCounts(input: row["input_tokens"], cachedInput: row["cached_input_tokens"],
-                                            cacheWrite: row["cache_write_tokens"], output: row["output_tokens"],
-                                            reasoning: row["reasoning_tokens"])
-                totals.costNanoUSD = row["cost_nano"]
-                totals.creditsMicro = row["credits_micro"]
-                totals.unpricedRequests = row["unpriced_requests"]
+                totals.requests = row.sum("requests")
+                totals.tokens = TokenCounts(input: row.sum("input_tokens"), cachedInput: row.sum("cached_input_tokens"),
+                                            cacheWrite: row.sum("cache_write_tokens"), output: row.sum("output_tokens"),
+                                            reasoning: row.sum("reasoning_tokens"))
+                totals.costNanoUSD = row.sum("cost_nano")
+                totals.creditsMicro = row.sum("credits_micro")
+                totals.unpricedRequests = row.sum("unpriced_requests")
                 return totals
             }
         }
@@ -159,8 +159,19 @@ public final class SQLiteStore: UsageStore {
         let rawCutoff = retention.oldestKept(nil, now: now).unixMilliseconds
         let minuteCutoff = retention.oldestKept(.minute, now: now).unixMilliseconds
         let hourCutoff = retention.oldestKept(.hour, now: now).unixMilliseconds
+        // Pending records first, in one transaction with their counts, so the pending gauge can be
+        // decremented exactly (there are few: they are normally completed within minutes).
+        summary.pendingDeleted = try await pool.write { db in
+            let counts = try Row.fetchAll(db, sql: """
+                SELECT service, operation, model, COUNT(*) AS n FROM usage_records
+                WHERE status = 'pending' AND ts < ? GROUP BY service, operation, model
+                """, arguments: [rawCutoff]).map { PendingCount(service: $0["service"], operation: $0["operation"], model: $0["model"], count: $0["n"]) }
+            try db.execute(sql: "DELETE FROM usage_records WHERE status = 'pending' AND ts < ?", arguments: [rawCutoff])
+            return counts
+        }
         // Small transactions, so pruning never holds the writer long enough to stall ingest.
         summary.records = try await deleteInChunks("usage_records", "ts", before: rawCutoff, key: "seq")
+            + summary.pendingDeleted.reduce(0) { $0 + Int($1.count) }
         summary.minuteRows = try await deleteInChunks("rollup_minute", "bucket", before: minuteCutoff, key: "bucket")
         summary.hourRows = try await deleteInChunks("rollup_hour", "bucket", before: hourCutoff, key: "bucket")
         return summary
@@ -193,6 +204,21 @@ public final class SQLiteStore: UsageStore {
         }
         guard FileManager.default.isWritableFile(atPath: path) else {
             throw StoreError("database file \(path) is not writable")
+        }
+    }
+}
+
+extension Row {
+    /// A stored sum. SQLite turns an integer that overflows into REAL; that reads back clamped
+    /// instead of trapping (the per-record limits keep real sums far from it).
+    func sum(_ column: String) -> Int64 { Self.saturating(self[column]) }
+    func sum(_ index: Int) -> Int64 { Self.saturating(self[index]) }
+
+    private static func saturating(_ value: DatabaseValue) -> Int64 {
+        switch value.storage {
+        case .int64(let integer): integer
+        case .double(let real): Money.clamped(real)
+        default: 0
         }
     }
 }

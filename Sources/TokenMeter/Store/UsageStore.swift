@@ -40,6 +40,8 @@ public struct PruneSummary: Sendable, Equatable {
     public var records = 0
     public var minuteRows = 0
     public var hourRows = 0
+    /// Pending records that aged out before completion, per (service, operation, model).
+    public var pendingDeleted: [PendingCount] = []
 }
 
 public struct PendingCount: Sendable, Equatable {
@@ -59,7 +61,7 @@ public protocol UsageStore: PriceChangeRepository, ReportSource {
     /// Completes a pending record: `reprice` turns the completed record into its priced form.
     /// Throws `NormalizationError` (nothing written) when the completion does not fit the record.
     func complete(id: String, with completion: RecordCompletion,
-                  reprice: @escaping @Sendable (UsageRecord) -> PricedRecord) async throws -> CompletionResult
+                  reprice: @escaping @Sendable (UsageRecord) throws -> PricedRecord) async throws -> CompletionResult
     func lifetimeTotals() async throws -> [UsageTotals]
     func pendingCounts() async throws -> [PendingCount]
     func prune(retention: RetentionPolicy, now: Date) async throws -> PruneSummary

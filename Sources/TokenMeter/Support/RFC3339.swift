@@ -60,8 +60,7 @@ public enum RFC3339 {
 
     /// `2025-01-31T12:00:00Z`, or with milliseconds when the date has a fraction of a second.
     public static func format(_ date: Date) -> String {
-        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        return format(milliseconds: ms)
+        format(milliseconds: date.unixMilliseconds)
     }
 
     public static func format(milliseconds ms: Int64) -> String {

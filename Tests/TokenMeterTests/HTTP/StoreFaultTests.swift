@@ -18,7 +18,7 @@ final class FaultInjectingStore: UsageStore {
         try check()
         return try await inner.commit(records)
     }
-    func complete(id: String, with completion: RecordCompletion, reprice: @escaping @Sendable (UsageRecord) -> PricedRecord) async throws -> CompletionResult {
+    func complete(id: String, with completion: RecordCompletion, reprice: @escaping @Sendable (UsageRecord) throws -> PricedRecord) async throws -> CompletionResult {
         try check()
         return try await inner.complete(id: id, with: completion, reprice: reprice)
     }

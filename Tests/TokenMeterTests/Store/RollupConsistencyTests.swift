@@ -129,3 +129,24 @@ struct QueryPlannerTests {
         #expect(rounded.segments.contains(.init(source: .rollup(.hour), from: 100 * Self.day + 3 * Self.hour, to: 100 * Self.day + 4 * Self.hour)))
     }
 }
+
+extension QueryPlannerTests {
+    @Test func roundingNeverOverlapsTheSegmentsThatFollow() {
+        // Raw kept from 20:17 on day 100, hours from 21:00: a range from 06:00 that day must not
+        // round its inner edge up to midnight (that would count 20:17..24:00 twice).
+        let rawFrom = 100 * Self.day + 20 * Self.hour + 17 * Self.minute
+        let from = 100 * Self.day + 6 * Self.hour
+        let to = 130 * Self.day
+        let plan = QueryPlan.make(from: from, to: to) { source in
+            switch source {
+            case .raw: rawFrom
+            case .rollup(.minute): 128 * Self.day
+            case .rollup(.hour): 100 * Self.day + 21 * Self.hour
+            case .rollup(.day): Int64.min
+            }
+        }
+        #expect(plan.rounded)
+        for (a, b) in zip(plan.segments, plan.segments.dropFirst()) { #expect(a.to <= b.from, "\(a) overlaps \(b)") }
+        #expect(plan.segments.last?.to == to)
+    }
+}

@@ -46,7 +46,7 @@ struct UsageController<Context: RequestContext> {
         let pricing = pipeline.pricing
         let result: CompletionResult
         do {
-            result = try await store.complete(id: id, with: completion, reprice: { pricing.price($0) })
+            result = try await store.complete(id: id, with: completion, reprice: { try pricing.priceWithinLimits($0).get() })
         } catch let error as NormalizationError {
             throw APIError(.badRequest, error.message)
         } catch {
