@@ -11,13 +11,13 @@ struct WriterBench: AsyncParsableCommand {
     )
 
     @Option(help: "Records per cell for batches of 100 and 1000.")
-    var records = 200_000
+    var records = 400_000
 
     @Option(help: "Records per cell for batches of 1 with synchronous NORMAL.")
-    var singleNormal = 20_000
+    var singleNormal = 60_000
 
     @Option(help: "Records per cell for batches of 1 with synchronous FULL (an fsync per commit).")
-    var singleFull = 2_000
+    var singleFull = 8_000
 
     @Option(help: "Repetitions of each cell (tokenmeter and raw alternate); the median is reported.")
     var repeats = 3
