@@ -25,6 +25,7 @@ final class RawSQLiteWriter {
         }
         try exec("PRAGMA journal_mode = WAL")
         try exec("PRAGMA synchronous = \(synchronous)")
+        try exec("PRAGMA cache_size = -65536")  // the same page cache as SQLiteStore
         for sql in schema { try exec(sql) }
         let sql = """
             INSERT INTO usage_records (\(Self.columns.joined(separator: ", ")))

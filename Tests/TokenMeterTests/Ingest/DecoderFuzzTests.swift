@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+@testable import TokenMeter
+
+/// A deterministic random-input test of the body decoder, normalizer and pricer (the fuzz target of
+/// issue 8; libFuzzer would need every dependency rebuilt with the sanitizer). Inputs are valid
+/// records mutated byte by byte and structurally, plus random JSON documents. Nothing may trap, and
+/// every accepted record must satisfy the invariants the store relies on.
+@Suite("Decoder fuzzing")
+struct DecoderFuzzTests {
+    static let seeds: [String] = [
+        #"{"id":"a","operation":"chat","model":"gpt-4o-mini","usage":{"prompt_tokens":1000,"completion_tokens":20,"total_tokens":1020,"prompt_tokens_details":{"cached_tokens":10},"completion_tokens_details":{"reasoning_tokens":5}}}"#,
+        #"{"operation":"chat","model":"claude-sonnet-4","usage":{"input_tokens":5,"cache_read_input_tokens":300,"cache_creation_input_tokens":7,"output_tokens":9}}"#,
+        #"{"operation":"x","model":"gemini-2.5-pro","usage":{"promptTokenCount":250000,"cachedContentTokenCount":3,"candidatesTokenCount":4,"thoughtsTokenCount":2}}"#,
+        #"{"operation":"video","model":"veo-3","units":{"seconds":8.5,"minutes":1},"cost_usd":0.25,"credits":3,"timestamp":"2026-11-25T11:00:00.5+01:00"}"#,
+        #"{"operation":"tts","model":"tts-1","units":{"characters":1234},"status":"error","error_type":"Timeout","error_message":"boom","metadata":{"k":[1,2,{"z":null}]}}"#,
+        #"{"request_id":7,"action":"song","ai_model":"suno-v4","success":false,"latency_ms":12.5,"user_id":42,"plan":"pro","paying":true}"#,
+    ]
+
+    static let fragments: [String] = [
+        "\"", "\\", "{", "}", "[", "]", ",", ":", "null", "true", "-1", "1e400", "0.5", "\"\\u0000\"", "\"\\ud800\"",
+        "18446744073709551616", "NaN", "\"2026-13-45T99:99:99Z\"", "\"\u{1F680}\"", "{\"a\":{\"b\":[[[[]]]]}}",
+    ]
+
+    @Test func mutatedAndRandomInputsNeverTrap() throws {
+        let iterations = Int(ProcessInfo.processInfo.environment["TOKENMETER_FUZZ_ITERATIONS"] ?? "") ?? 20_000
+        var rng = SeededGenerator(seed: UInt64(ProcessInfo.processInfo.environment["TOKENMETER_FUZZ_SEED"] ?? "") ?? 20261125)
+        let now = RFC3339.parse("2026-11-25T12:00:00Z")!
+        let normalizer = RecordNormalizer(now: { now })
+        let pricing = PricingService(base: try DefaultCatalog.entries())
+        var accepted = 0
+        for _ in 0..<iterations {
+            var bytes = Array(Self.seeds.randomElement(using: &rng)!.utf8)
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                switch Int.random(in: 0..<5, using: &rng) {
+                case 0 where !bytes.isEmpty: bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                case 1 where !bytes.isEmpty: bytes.remove(at: Int.random(in: 0..<bytes.count, using: &rng))
+                case 2: bytes.insert(contentsOf: Array(Self.fragments.randomElement(using: &rng)!.utf8), at: Int.random(in: 0...bytes.count, using: &rng))
+                case 3 where bytes.count > 2:
+                    let a = Int.random(in: 0..<bytes.count, using: &rng)
+                    let b = Int.random(in: a..<bytes.count, using: &rng)
+                    bytes.insert(contentsOf: bytes[a..<b], at: Int.random(in: 0...bytes.count, using: &rng))
+                default: bytes = Array(Self.randomJSON(&rng, depth: 0).utf8)
+                }
+            }
+            for format in [IngestBody.Format.json, .ndjson] {
+                for element in IngestBody.elements(of: bytes, format: format) {
+                    guard case .success(let priced) = element.flatMap(normalizer.normalize).flatMap(pricing.priceWithinLimits) else { continue }
+                    accepted += 1
+                    let t = priced.record.tokens
+                    #expect(t.input >= 0 && t.cachedInput >= 0 && t.cacheWrite >= 0 && t.output >= 0 && t.reasoning <= t.output)
+                    #expect(priced.costNanoUSD >= 0 && priced.creditsMicro >= 0)
+                    #expect(!priced.record.operation.isEmpty && !priced.model.isEmpty)
+                    #expect(priced.record.timestamp.timeIntervalSince(now) <= RecordLimits.futureSkew)
+                    _ = RollupFigures(priced)
+                    _ = JSONValue.parse(Array((priced.record.metadataJSON ?? "null").utf8))
+                }
+            }
+        }
+        #expect(accepted > iterations / 20)  // the mutations still reach the normalizer's deeper paths
+    }
+
+    static func randomJSON(_ rng: inout SeededGenerator, depth: Int) -> String {
+        let keys = ["operation", "model", "usage", "units", "input_tokens", "output_tokens", "reasoning_tokens", "cost_usd",
+                    "timestamp", "status", "prompt_tokens", "promptTokenCount", "cached_tokens", "seconds", "metadata", "x"]
+        switch Int.random(in: 0..<(depth > 4 ? 4 : 7), using: &rng) {
+        case 0: return String(Int64.random(in: -5...Int64.max, using: &rng))
+        case 1: return String(Double.random(in: -1e6...1e18, using: &rng))
+        case 2: return ["\"chat\"", "\"gpt-4o\"", "\"\"", "\"2026-11-25T10:00:00Z\"", "true", "null"].randomElement(using: &rng)!
+        case 3: return Self.fragments.randomElement(using: &rng)!
+        case 4, 5:
+            let members = (0..<Int.random(in: 0...6, using: &rng)).map { _ in
+                "\"\(keys.randomElement(using: &rng)!)\":\(randomJSON(&rng, depth: depth + 1))"
+            }
+            return "{" + members.joined(separator: ",") + "}"
+        default:
+            return "[" + (0..<Int.random(in: 0...4, using: &rng)).map { _ in randomJSON(&rng, depth: depth + 1) }.joined(separator: ",") + "]"
+        }
+    }
+}
