@@ -33,6 +33,9 @@ public struct ReportService: Sendable {
         public var group_by: [String]
         /// True when part of the range was older than the data that answers it exactly (edges rounded to a bucket).
         public var rounded: Bool
+        /// True when per-group active users could not be counted for the part of the range older
+        /// than raw retention (they need raw records; totals use the per-user day table).
+        public var active_users_rounded: Bool
         public var totals: FigureBlock
         public var groups: [Group]
     }
@@ -69,6 +72,7 @@ public struct ReportService: Sendable {
         }
         return Summary(from: RFC3339.format(p.from), to: RFC3339.format(p.to), tz: ReportCalendar.name(of: p.timeZone),
                        group_by: p.groupBy.map(\.rawValue), rounded: result.rounded,
+                       active_users_rounded: !p.groupBy.isEmpty && p.from < retention.oldestKept(nil, now: now),
                        totals: block(totals, users: totalUsers, p), groups: groups)
     }
 
