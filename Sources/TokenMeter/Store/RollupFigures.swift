@@ -30,11 +30,7 @@ public struct RollupFigures: Sendable, Equatable {
     public static func += (a: inout RollupFigures, b: RollupFigures) {
         a.requests ⊕= b.requests
         a.errors ⊕= b.errors
-        a.tokens.input ⊕= b.tokens.input
-        a.tokens.cachedInput ⊕= b.tokens.cachedInput
-        a.tokens.cacheWrite ⊕= b.tokens.cacheWrite
-        a.tokens.output ⊕= b.tokens.output
-        a.tokens.reasoning ⊕= b.tokens.reasoning
+        a.tokens ⊕= b.tokens
         a.costNanoUSD ⊕= b.costNanoUSD
         a.creditsMicro ⊕= b.creditsMicro
         a.unpricedRequests ⊕= b.unpricedRequests
@@ -136,11 +132,7 @@ public struct BatchAggregate: Sendable {
         let key = [totals.service, totals.operation, totals.category, totals.provider, totals.model, totals.status.rawValue, totals.errorType ?? ""]
         if var existing = lifetime[key] {
             existing.requests ⊕= totals.requests
-            existing.tokens.input ⊕= totals.tokens.input
-            existing.tokens.cachedInput ⊕= totals.tokens.cachedInput
-            existing.tokens.cacheWrite ⊕= totals.tokens.cacheWrite
-            existing.tokens.output ⊕= totals.tokens.output
-            existing.tokens.reasoning ⊕= totals.tokens.reasoning
+            existing.tokens ⊕= totals.tokens
             existing.costNanoUSD ⊕= totals.costNanoUSD
             existing.creditsMicro ⊕= totals.creditsMicro
             existing.unpricedRequests ⊕= totals.unpricedRequests
@@ -157,4 +149,12 @@ infix operator ⊕=: AssignmentPrecedence
 func ⊕= (a: inout Int64, b: Int64) {
     let (sum, overflow) = a.addingReportingOverflow(b)
     a = overflow ? (b > 0 ? Int64.max : Int64.min) : sum
+}
+
+func ⊕= (a: inout TokenCounts, b: TokenCounts) {
+    a.input ⊕= b.input
+    a.cachedInput ⊕= b.cachedInput
+    a.cacheWrite ⊕= b.cacheWrite
+    a.output ⊕= b.output
+    a.reasoning ⊕= b.reasoning
 }
