@@ -242,7 +242,7 @@ for label, value in {"a string": "str", "an array": [1, 2], "a number": 5}.items
 COUNT_FIELDS = ["input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens"]
 QUANTITY_FIELDS = {  # field -> (stored column, scale to the stored integer or float, maximum accepted)
     "cost_usd": ("cost_nano", 1e9, 1_000_000),
-    "credits": ("credits_micro", 1e6, 1e12),
+    "credits": ("credits_micro", 1e6, 1e9),
     "duration_ms": ("duration_us", 1e3, 1e12),
     **{f"units.{u}": (f"units_{u}", 1.0, 1e12) for u in ("requests", "images", "seconds", "minutes", "characters")},
 }
