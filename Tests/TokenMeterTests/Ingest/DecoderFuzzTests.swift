@@ -2,8 +2,8 @@ import Foundation
 import Testing
 @testable import TokenMeter
 
-/// A deterministic random-input test of the body decoder, normalizer and pricer (the fuzz target of
-/// issue 8; libFuzzer would need every dependency rebuilt with the sanitizer). Inputs are valid
+/// A deterministic random-input test of the body decoder, normalizer and pricer, run with every
+/// `swift test` (libFuzzer runs the same code paths in `Fuzz/`, via `scripts/fuzz`). Inputs are valid
 /// records mutated byte by byte and structurally, plus random JSON documents. Nothing may trap, and
 /// every accepted record must satisfy the invariants the store relies on.
 @Suite("Decoder fuzzing")

@@ -1,0 +1,18 @@
+// swift-tools-version:6.1
+// libFuzzer target for the record decoder and normalizer (issue 8). Separate package so the main
+// build never sees the sanitizer. Build and run: scripts/fuzz [seconds]
+import PackageDescription
+
+let package = Package(
+    name: "tokenmeter-fuzz",
+    platforms: [.macOS(.v14)],
+    // scripts/fuzz links deps/tokenmeter to the repository root: a path package is named after its folder.
+    dependencies: [.package(path: "deps/tokenmeter")],
+    targets: [
+        .executableTarget(
+            name: "tokenmeter-fuzz",
+            dependencies: [.product(name: "TokenMeter", package: "tokenmeter")],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+    ]
+)

@@ -1,0 +1,43 @@
+import Foundation
+import TokenMeter
+
+/// SwiftPM links an executable's entry point as `<module>_main`; hand control to libFuzzer's driver.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
+
+@_cdecl("tokenmeter_fuzz_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var arguments = argv
+    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in
+        guard let data else { return 0 }
+        return fuzzOneInput(data, size)
+    }
+}
+
+/// One input = one request body, tried as JSON and as NDJSON, through normalization and pricing.
+/// libFuzzer reports any trap; the invariants below turn silent corruption into a trap too.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    for format in [IngestBody.Format.json, .ndjson] {
+        for element in IngestBody.elements(of: bytes, format: format) {
+            guard case .success(let priced) = element.flatMap(Fuzz.normalizer.normalize).flatMap(Fuzz.pricing.priceWithinLimits) else { continue }
+            let t = priced.record.tokens
+            precondition(t.input >= 0 && t.cachedInput >= 0 && t.cacheWrite >= 0 && t.reasoning <= t.output)
+            precondition(priced.costNanoUSD >= 0 && priced.creditsMicro >= 0 && !priced.model.isEmpty)
+        }
+        if case .success(let value) = JSONValue.parse(bytes) { _ = Fuzz.normalizer.normalizeCompletion(value) }
+    }
+    return 0
+}
+
+enum Fuzz {
+    static let now = RFC3339.parse("2026-11-25T12:00:00Z")!
+    static let normalizer = RecordNormalizer(now: { now })
+    static let pricing = PricingService(base: (try? DefaultCatalog.entries()) ?? [])
+}
