@@ -26,6 +26,7 @@ public struct AppComponents: Sendable {
         for totals in try await store.lifetimeTotals() { metrics.add(totals) }
         metrics.setPending(try await store.pendingCounts().map { ($0.service, $0.operation, $0.model, $0.count) })
         let queue = WriteQueue(capacity: config.queueCapacity)
+        metrics.setQueueCapacity(config.queueCapacity)
         let normalizer = RecordNormalizer(maxAge: Double(config.retention.rawDays) * 86400, now: now)
         let pipeline = IngestPipeline(normalizer: normalizer, pricing: pricing, queue: queue, metrics: metrics)
         return AppComponents(config: config, store: store, pricing: pricing, metrics: metrics, queue: queue, pipeline: pipeline)

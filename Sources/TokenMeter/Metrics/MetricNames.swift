@@ -25,6 +25,8 @@ enum MetricNames {
     static let labelOverflow = "tokenmeter_label_overflow_total"
     static let buildInfo = "tokenmeter_build_info"
     static let queueDepth = "tokenmeter_write_queue_records"
+    static let queueCapacity = "tokenmeter_write_queue_capacity_records"
+    static let ingestRefused = "tokenmeter_ingest_refused_total"
 
     /// 0.01 · 2ⁿ seconds, n = 0…16: 10 ms to 655.36 s.
     static let durationBuckets: [Double] = (0...16).map { 0.01 * Double(1 << $0) }
@@ -50,5 +52,7 @@ enum MetricNames {
         labelOverflow: "Label values replaced by __other__ by the cardinality guard, by label.",
         buildInfo: "tokenmeter build information.",
         queueDepth: "Records waiting in the write queue.",
+        queueCapacity: "Records the write queue holds before ingest answers 503.",
+        ingestRefused: "Ingest requests answered 503 (nothing stored), by reason: queue_full, store_error, shutting_down.",
     ]
 }

@@ -47,6 +47,8 @@ public final class UsageMetrics: Sendable {
     private let ingestAccepted, ingestDuplicate, ingestRejected: Counter
     private let storeWrite: ValueHistogram
     private let queueDepth: Gauge
+    private let queueCapacity: Gauge
+    private let refusedQueueFull, refusedStoreError, refusedShuttingDown: Counter
 
     public init(limits: MetricsLimits = MetricsLimits(), version: String = TokenMeterVersion.string) {
         let registry = PrometheusCollectorRegistry()
@@ -60,6 +62,13 @@ public final class UsageMetrics: Sendable {
         ingestRejected = ingest("rejected")
         storeWrite = registry.makeValueHistogram(descriptor: MetricNames.descriptor(MetricNames.storeWrite), buckets: MetricNames.storeWriteBuckets)
         queueDepth = registry.makeGauge(descriptor: MetricNames.descriptor(MetricNames.queueDepth))
+        queueCapacity = registry.makeGauge(descriptor: MetricNames.descriptor(MetricNames.queueCapacity))
+        func refused(_ reason: String) -> Counter {
+            registry.makeCounter(descriptor: MetricNames.descriptor(MetricNames.ingestRefused), labels: [("reason", reason)])
+        }
+        refusedQueueFull = refused("queue_full")
+        refusedStoreError = refused("store_error")
+        refusedShuttingDown = refused("shutting_down")
         registry.makeGauge(descriptor: MetricNames.descriptor(MetricNames.buildInfo), labels: [("version", version)]).set(to: 1.0)
         // Families that must be present (with TYPE and HELP) before the first record arrives.
         for window in ["today", "month"] { setSpend(window: window, usd: 0) }
@@ -112,6 +121,18 @@ public final class UsageMetrics: Sendable {
 
     public func storeWrite(seconds: Double) { storeWrite.record(seconds) }
     public func setQueueDepth(_ records: Int) { queueDepth.set(to: Double(records)) }
+    public func setQueueCapacity(_ records: Int) { queueCapacity.set(to: Double(records)) }
+
+    public enum RefusalReason: Sendable { case queueFull, storeError, shuttingDown }
+
+    /// An ingest request answered 503: nothing from it was stored.
+    public func refused(_ reason: RefusalReason) {
+        switch reason {
+        case .queueFull: refusedQueueFull.increment()
+        case .storeError: refusedStoreError.increment()
+        case .shuttingDown: refusedShuttingDown.increment()
+        }
+    }
 
     public func setSpend(window: String, usd: Double) {
         state.withLock { $0.gauge(MetricNames.spend, [("window", window)]) }.set(to: usd)

@@ -59,6 +59,7 @@ struct StoreFaultTests {
             #expect(failed.headers[.retryAfter] == "5")
             #expect((try failed.json()["error"] as? String)?.contains("nothing from this request was stored") == true)
             #expect(try await client.get("/readyz").status == .serviceUnavailable)
+            #expect(try await client.metrics().value("tokenmeter_ingest_refused_total", ["reason": "store_error"]) == 1)
             let price = try await client.execute(uri: "/v1/prices/x-model", method: .put, headers: [.contentType: "application/json"],
                                                  body: ByteBuffer(string: #"{"input":1}"#))
             #expect(price.status == .serviceUnavailable)
@@ -97,6 +98,9 @@ struct StoreFaultTests {
             let accepted = statuses.filter { $0.1 == .ok }
             #expect(!refused.isEmpty && !accepted.isEmpty)
             #expect(refused.allSatisfy { $0.2 == "1" })
+            let m = try await client.metrics()
+            #expect(m.value("tokenmeter_ingest_refused_total", ["reason": "queue_full"]) == Double(refused.count))
+            #expect(m.value("tokenmeter_write_queue_capacity_records") == 10)
             let stored = try await (components.store as! SQLiteStore).pool.read { db in
                 try String.fetchAll(db, sql: "SELECT DISTINCT substr(id, 1, instr(id, '-') - 1) FROM usage_records")
             }

@@ -23,10 +23,13 @@ struct UsageController<Context: RequestContext> {
         do {
             summary = try await pipeline.ingest(body: body, format: format)
         } catch WriteQueue.SubmitError.full {
+            pipeline.metrics.refused(.queueFull)
             throw APIError.overloaded("the write queue is full; retry later (records were not stored)")
         } catch WriteQueue.SubmitError.closed {
+            pipeline.metrics.refused(.shuttingDown)
             throw APIError.overloaded("the server is shutting down; retry against another instance or later")
         } catch let error as StoreUnavailable {
+            pipeline.metrics.refused(.storeError)
             throw APIError.overloaded("\(error); nothing from this request was stored, retry later", retryAfterSeconds: 5)
         }
         let status: HTTPResponse.Status = summary.accepted + summary.duplicates > 0 ? .ok : .badRequest
