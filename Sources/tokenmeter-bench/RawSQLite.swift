@@ -9,14 +9,8 @@ final class RawSQLiteWriter {
     private var insert: OpaquePointer?
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-    /// Same column list as the store's insert (`RecordRow.columns`).
-    static let columns = [
-        "id", "id_given", "ts", "received_at", "user_id", "plan", "paying", "service", "operation", "category", "provider",
-        "model", "model_raw", "status", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
-        "reasoning_tokens", "units_requests", "units_images", "units_seconds", "units_minutes", "units_characters",
-        "cost_nano", "cost_source", "caller_cost_nano", "price_version", "unpriced", "credits_micro",
-        "caller_credits_micro", "duration_us", "error_type", "error_message", "metadata",
-    ]
+    /// The store's own column list; `write` binds the values in that order.
+    static let columns = SQLiteStore.usageRecordColumns
 
     /// `schema`: the CREATE statements of `usage_records` and its indexes, as the store made them.
     init(path: String, synchronous: String, schema: [String]) throws {
@@ -74,7 +68,7 @@ final class RawSQLiteWriter {
             int(r.tokens.input); int(r.tokens.cachedInput); int(r.tokens.cacheWrite); int(r.tokens.output); int(r.tokens.reasoning)
             real(r.units.requests); real(r.units.images); real(r.units.seconds); real(r.units.minutes); real(r.units.characters)
             int(p.costNanoUSD); text(p.costSource.rawValue); int(r.callerCostNanoUSD); text(p.priceVersion); bool(p.unpriced)
-            int(p.creditsMicro); int(r.creditsMicro); int(r.durationMs.map { Int64(($0 * 1000).rounded()) })
+            int(p.creditsMicro); int(r.creditsMicro); int(r.durationMicros)
             text(r.errorType); text(r.errorMessage); text(r.metadataJSON)
             guard sqlite3_step(insert) == SQLITE_DONE else { throw error("insert") }
             sqlite3_reset(insert)

@@ -63,7 +63,7 @@ public struct Backfill: Sendable {
         func take(_ line: ArraySlice<UInt8>) {
             lineNumber += 1
             guard line.contains(where: { $0 != 32 && $0 != 9 && $0 != 13 }) else { return }
-            switch IngestBody.decode(line).flatMap(normalizer.normalize).flatMap(pricing.priceWithinLimits) {
+            switch JSONValue.parse(line).flatMap(normalizer.normalize).flatMap(pricing.priceWithinLimits) {
             case .success(let record):
                 batch.append(record)
             case .failure(let error):

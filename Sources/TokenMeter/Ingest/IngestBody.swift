@@ -11,7 +11,7 @@ public enum IngestBody {
             if body.allSatisfy({ $0 == 32 || $0 == 10 || $0 == 13 || $0 == 9 }) {
                 return [.failure(NormalizationError("body: empty; send a JSON object, a JSON array or NDJSON"))]
             }
-            switch decode(body[...]) {
+            switch JSONValue.parse(body[...]) {
             case .success(.array(let items)):
                 if items.isEmpty { return [.failure(NormalizationError("body: empty JSON array"))] }
                 return items.map { .success($0) }
@@ -23,7 +23,7 @@ public enum IngestBody {
             for line in body.split(separator: 10, omittingEmptySubsequences: false) {
                 let trimmed = line.drop(while: isSpace).reversed().drop(while: isSpace)
                 if trimmed.isEmpty { continue }
-                results.append(decode(line))
+                results.append(JSONValue.parse(line))
             }
             if results.isEmpty { return [.failure(NormalizationError("body: no records in the NDJSON body"))] }
             return results
@@ -32,7 +32,4 @@ public enum IngestBody {
 
     private static func isSpace(_ byte: UInt8) -> Bool { byte == 32 || byte == 13 || byte == 9 }
 
-    static func decode(_ bytes: ArraySlice<UInt8>) -> Result<JSONValue, NormalizationError> {
-        JSONValue.parse(bytes)
-    }
 }

@@ -3,6 +3,7 @@ import GRDB
 
 /// Mapping between `PricedRecord` and a row of `usage_records`.
 enum RecordRow {
+    /// Also what the benchmark's raw-SQLite reference inserts (`SQLiteStore.usageRecordColumns`).
     static let columns = [
         "id", "id_given", "ts", "received_at", "user_id", "plan", "paying", "service", "operation", "category", "provider",
         "model", "model_raw", "status", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",

@@ -12,6 +12,8 @@ public final class SQLiteStore: UsageStore {
     }
 
     public let pool: DatabasePool
+    /// The columns a record is inserted with, in the order of the store's INSERT.
+    public static var usageRecordColumns: [String] { RecordRow.columns }
     public let path: String
 
     public init(path: String, synchronous: Synchronous = .full, readonly: Bool = false) throws {

@@ -5,7 +5,7 @@ import Testing
 let fixedNow = RFC3339.parse("2026-11-25T12:00:00Z")!
 
 func normalize(_ json: String, now: Date = fixedNow) -> Result<UsageRecord, NormalizationError> {
-    IngestBody.decode(Array(json.utf8)[...]).flatMap(RecordNormalizer(maxAge: 90 * 86400, now: { now }).normalize)
+    JSONValue.parse(Array(json.utf8)[...]).flatMap(RecordNormalizer(maxAge: 90 * 86400, now: { now }).normalize)
 }
 
 @Suite("Normalization of provider usage shapes")

@@ -39,7 +39,7 @@ struct PricedRecordTableTests {
 
     /// The POST pipeline up to pricing: bytes → JSON value → normalized record.
     static func record(_ json: String) throws -> UsageRecord {
-        let value = try IngestBody.decode(Array(json.utf8)[...]).get()
+        let value = try JSONValue.parse(Array(json.utf8)[...]).get()
         let now = Self.now
         return try RecordNormalizer(maxAge: 3650 * 86400, now: { now }).normalize(value).get()
     }

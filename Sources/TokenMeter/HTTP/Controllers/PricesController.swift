@@ -47,7 +47,7 @@ struct PricesController<Context: RequestContext> {
     @Sendable func put(_ request: Request, context: Context) async throws -> Response {
         let model = try Self.model(context)
         let body = try await UsageController<Context>.collect(request, limit: 1024 * 1024)
-        guard case .success(.object(var object)) = IngestBody.decode(body[...]) else {
+        guard case .success(.object(var object)) = JSONValue.parse(body[...]) else {
             throw APIError(.badRequest, "body: must be a JSON object with the price fields (input, output, …)")
         }
         if let given = object["model"], given != .string(model), given != .string(model.lowercased()) {

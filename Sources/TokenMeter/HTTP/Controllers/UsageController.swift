@@ -42,7 +42,7 @@ struct UsageController<Context: RequestContext> {
         let id = raw.removingPercentEncoding ?? raw
         let body = try await Self.collect(request, limit: 1024 * 1024)
         let completion: RecordCompletion
-        switch IngestBody.decode(body[...]).flatMap(pipeline.normalizer.normalizeCompletion) {
+        switch JSONValue.parse(body[...]).flatMap(pipeline.normalizer.normalizeCompletion) {
         case .success(let value): completion = value
         case .failure(let error): throw APIError(.badRequest, error.message)
         }
