@@ -70,6 +70,7 @@ final class RawSQLiteWriter {
             int(p.costNanoUSD); text(p.costSource.rawValue); int(r.callerCostNanoUSD); text(p.priceVersion); bool(p.unpriced)
             int(p.creditsMicro); int(r.creditsMicro); int(r.durationMicros)
             text(r.errorType); text(r.errorMessage); text(r.metadataJSON)
+            int(r.userID.map { _ in 1 })  // user_ordinal: a stand-in of the same storage class (no dictionary lookup)
             guard sqlite3_step(insert) == SQLITE_DONE else { throw error("insert") }
             sqlite3_reset(insert)
         }

@@ -31,15 +31,12 @@ public struct FigureQuery: Sendable, Equatable {
     public var to: Date
     public var groupBy: [ReportDimension]
     public var filters: [ReportDimension: [String]]
-    /// Groups (values of `groupBy`) left out: how the `other` group of a top-N report is counted.
-    public var excludedGroups: [[String]]
 
-    public init(from: Date, to: Date, groupBy: [ReportDimension] = [], filters: [ReportDimension: [String]] = [:], excludedGroups: [[String]] = []) {
+    public init(from: Date, to: Date, groupBy: [ReportDimension] = [], filters: [ReportDimension: [String]] = [:]) {
         self.from = from
         self.to = to
         self.groupBy = groupBy
         self.filters = filters
-        self.excludedGroups = excludedGroups
     }
 
     var needsRaw: Bool { groupBy.contains { !$0.inRollups } || filters.keys.contains { !$0.inRollups } }
@@ -51,9 +48,35 @@ public struct FigureResult: Sendable, Equatable {
     public var rounded: Bool
 }
 
+/// Distinct users per group. Unions of the groups' sets answer the total and the `other` group
+/// of a top-N report exactly (a user active in two groups counts once).
+public struct ActiveUsers: Sendable, Equatable {
+    public var groups: [[String]: UserSet]
+    /// True when part of the range was older than the data that counts users exactly.
+    public var rounded: Bool
+
+    public init(groups: [[String]: UserSet], rounded: Bool) {
+        self.groups = groups
+        self.rounded = rounded
+    }
+
+    public func count(_ key: [String]) -> Int { groups[key]?.count ?? 0 }
+
+    /// Distinct users over all groups.
+    public var total: Int { union { _ in true } }
+
+    /// Distinct users over the groups whose key passes `include`.
+    public func union(where include: ([String]) -> Bool) -> Int {
+        var all = UserSet()
+        for (key, set) in groups where include(key) { all.formUnion(set) }
+        return all.count
+    }
+}
+
 /// Read side of the store, for reports and the store-derived gauges.
 public protocol ReportSource: Sendable {
     func figures(_ query: FigureQuery, retention: RetentionPolicy, now: Date) async throws -> FigureResult
-    /// Distinct users with at least one completed call in [from, to), per group of `groupBy`.
-    func activeUsers(_ query: FigureQuery, paying: Bool?, retention: RetentionPolicy, now: Date) async throws -> [[String]: Int]
+    /// Distinct users with at least one completed call in [from, to), per group of `groupBy`
+    /// (`paying: true`: only calls marked paying).
+    func activeUsers(_ query: FigureQuery, paying: Bool?, retention: RetentionPolicy, now: Date) async throws -> ActiveUsers
 }

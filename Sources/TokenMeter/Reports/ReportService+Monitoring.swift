@@ -56,7 +56,7 @@ extension ReportService {
         let to = now.addingTimeInterval(0.001)
         func users(_ windowDays: Double, paying: Bool? = nil, from start: Date? = nil) async throws -> Int {
             let query = FigureQuery(from: start ?? now.addingTimeInterval(-windowDays * 86400), to: to)
-            return try await source.activeUsers(query, paying: paying, retention: retention, now: now)[[]] ?? 0
+            return try await source.activeUsers(query, paying: paying, retention: retention, now: now).total
         }
         let byOperation = try await source.figures(FigureQuery(from: from, to: to, groupBy: [.operation]), retention: retention, now: now)
         var totals = RollupFigures()

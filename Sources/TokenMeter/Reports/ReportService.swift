@@ -33,8 +33,8 @@ public struct ReportService: Sendable {
         public var group_by: [String]
         /// True when part of the range was older than the data that answers it exactly (edges rounded to a bucket).
         public var rounded: Bool
-        /// True when per-group active users could not be counted for the part of the range older
-        /// than raw retention (they need raw records; totals use the per-user day table).
+        /// True when active users could not be counted exactly for part of the range: grouped or
+        /// filtered by user or plan older than raw retention, or sub-hour edges older than it.
         public var active_users_rounded: Bool
         public var totals: FigureBlock
         public var groups: [Group]
@@ -43,14 +43,11 @@ public struct ReportService: Sendable {
     public func summary(_ p: ReportParameters, now: Date) async throws -> Summary {
         let query = p.figureQuery
         let result = try await source.figures(query, retention: retention, now: now)
-        var totalQuery = query
-        totalQuery.groupBy = []
-        let totalUsers = try await source.activeUsers(totalQuery, paying: nil, retention: retention, now: now)[[]] ?? 0
+        let users = try await source.activeUsers(query, paying: nil, retention: retention, now: now)
         var totals = RollupFigures()
         for figures in result.groups.values { totals += figures }
         var groups: [Group] = []
         if !p.groupBy.isEmpty {
-            let users = try await source.activeUsers(query, paying: nil, retention: retention, now: now)
             let sorted = result.groups.sorted { a, b in
                 a.value.costNanoUSD != b.value.costNanoUSD ? a.value.costNanoUSD > b.value.costNanoUSD
                     : a.value.requests != b.value.requests ? a.value.requests > b.value.requests
@@ -58,22 +55,20 @@ public struct ReportService: Sendable {
             }
             let shown = p.limit.map { Array(sorted.prefix($0)) } ?? sorted
             for (key, figures) in shown {
-                groups.append(Group(key: keyDictionary(p.groupBy, key), figures: block(figures, users: users[key] ?? 0, p)))
+                groups.append(Group(key: keyDictionary(p.groupBy, key), figures: block(figures, users: users.count(key), p)))
             }
             if shown.count < sorted.count {
                 var rest = RollupFigures()
                 for (_, figures) in sorted.dropFirst(shown.count) { rest += figures }
-                var otherQuery = query
-                otherQuery.excludedGroups = shown.map(\.key)
-                let otherUsers = try await source.activeUsers(otherQuery, paying: nil, retention: retention, now: now)[[]] ?? 0
+                let shownKeys = Set(shown.map(\.key))
                 groups.append(Group(key: Dictionary(uniqueKeysWithValues: p.groupBy.map { ($0.rawValue, "other") }),
-                                    figures: block(rest, users: otherUsers, p), other: true))
+                                    figures: block(rest, users: users.union { !shownKeys.contains($0) }, p), other: true))
             }
         }
         return Summary(from: RFC3339.format(p.from), to: RFC3339.format(p.to), tz: ReportCalendar.name(of: p.timeZone),
                        group_by: p.groupBy.map(\.rawValue), rounded: result.rounded,
-                       active_users_rounded: !p.groupBy.isEmpty && p.from < retention.oldestKept(nil, now: now),
-                       totals: block(totals, users: totalUsers, p), groups: groups)
+                       active_users_rounded: users.rounded,
+                       totals: block(totals, users: users.total, p), groups: groups)
     }
 
     public struct Bucket: Encodable, Sendable {

@@ -60,7 +60,7 @@ public struct StoreGaugeRefresher: Service {
         for (window, days) in [("1d", 1.0), ("7d", 7.0), ("30d", 30.0)] {
             let users = try await store.activeUsers(FigureQuery(from: now.addingTimeInterval(-days * 86400), to: now.addingTimeInterval(1)),
                                                     paying: nil, retention: config.retention, now: now)
-            metrics.setActiveUsers(window: window, count: users[[]] ?? 0)
+            metrics.setActiveUsers(window: window, count: users.total)
         }
         for budget in config.budgets {
             var filters: [ReportDimension: [String]] = [:]

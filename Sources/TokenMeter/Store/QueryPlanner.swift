@@ -14,6 +14,9 @@ public struct QueryPlan: Sendable, Equatable {
         public var to: Int64
     }
 
+    /// An `oldestKept` answer for a source that holds nothing (later than any range's end).
+    public static let never = Int64.max / 4
+
     public var segments: [Segment] = []
     /// True when part of the range was older than the data that could answer it exactly.
     public var rounded = false

@@ -9,7 +9,7 @@ enum RecordRow {
         "model", "model_raw", "status", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
         "reasoning_tokens", "units_requests", "units_images", "units_seconds", "units_minutes", "units_characters",
         "cost_nano", "cost_source", "caller_cost_nano", "price_version", "unpriced", "credits_micro",
-        "caller_credits_micro", "duration_us", "error_type", "error_message", "metadata",
+        "caller_credits_micro", "duration_us", "error_type", "error_message", "metadata", "user_ordinal",
     ]
 
     static let insertSQL = """
@@ -18,7 +18,7 @@ enum RecordRow {
         ON CONFLICT (id) DO NOTHING
         """
 
-    static func arguments(_ p: PricedRecord, receivedAt: Date = Date()) -> StatementArguments {
+    static func arguments(_ p: PricedRecord, userOrdinal: Int64?, receivedAt: Date) -> StatementArguments {
         let r = p.record
         let values: [(any DatabaseValueConvertible)?] = [
             r.id, r.idWasGiven, r.timestamp.unixMilliseconds, receivedAt.unixMilliseconds, r.userID, r.plan, r.paying,
@@ -26,7 +26,7 @@ enum RecordRow {
             r.tokens.input, r.tokens.cachedInput, r.tokens.cacheWrite, r.tokens.output, r.tokens.reasoning,
             r.units.requests, r.units.images, r.units.seconds, r.units.minutes, r.units.characters,
             p.costNanoUSD, p.costSource.rawValue, r.callerCostNanoUSD, p.priceVersion, p.unpriced, p.creditsMicro,
-            r.creditsMicro, r.durationMicros, r.errorType, r.errorMessage, r.metadataJSON,
+            r.creditsMicro, r.durationMicros, r.errorType, r.errorMessage, r.metadataJSON, userOrdinal,
         ]
         return StatementArguments(values)
     }

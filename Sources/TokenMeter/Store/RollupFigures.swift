@@ -103,20 +103,24 @@ public struct BatchAggregate: Sendable {
 
     public var rollups: [Granularity: [BucketKey: RollupFigures]] = [:]
     public var userDays: [UserDayKey: UserDayDelta] = [:]
+    public var userSets = UserSetAggregate()
     public var lifetime: [[String]: UsageTotals] = [:]
 
     public init() {}
 
     public var isEmpty: Bool { lifetime.isEmpty }
 
-    /// Adds one completed (success or error) record.
-    public mutating func add(_ record: PricedRecord) {
+    /// Adds one completed (success or error) record; `userOrdinal` is the store's ordinal of its user id.
+    public mutating func add(_ record: PricedRecord, userOrdinal: Int64?) {
         precondition(record.record.status != .pending)
         let ms = record.record.timestamp.unixMilliseconds
         let figures = RollupFigures(record)
         let dimensions = RollupDimensions(record)
         for granularity in Granularity.allCases {
             rollups[granularity, default: [:]][BucketKey(bucket: granularity.bucket(ms), dimensions: dimensions), default: RollupFigures()] += figures
+        }
+        if let userOrdinal {
+            userSets.add(userOrdinal, at: ms, dimensions: dimensions, paying: record.record.paying == true)
         }
         if let user = record.record.userID {
             var delta = userDays[UserDayKey(day: Granularity.day.bucket(ms), userID: user)] ?? UserDayDelta()
@@ -139,6 +143,31 @@ public struct BatchAggregate: Sendable {
             lifetime[key] = existing
         } else {
             lifetime[key] = totals
+        }
+    }
+}
+
+/// The users of one batch per (bucket, rollup key, paying), at the granularities user sets are kept at.
+public struct UserSetAggregate: Sendable {
+    public struct Key: Hashable, Sendable {
+        public var bucket: Int64
+        public var dimensions: RollupDimensions
+        public var paying: Bool
+    }
+
+    /// Hours answer the edges of a range, days the rest; minutes would cost more than the raw records they replace.
+    public static let granularities: [Granularity] = [.hour, .day]
+
+    public var sets: [Granularity: [Key: UserSet]] = [:]
+
+    public init() {}
+
+    public var isEmpty: Bool { sets.isEmpty }
+
+    public mutating func add(_ userOrdinal: Int64, at ms: Int64, dimensions: RollupDimensions, paying: Bool) {
+        for granularity in Self.granularities {
+            sets[granularity, default: [:]][Key(bucket: granularity.bucket(ms), dimensions: dimensions, paying: paying), default: UserSet()]
+                .insert(userOrdinal)
         }
     }
 }

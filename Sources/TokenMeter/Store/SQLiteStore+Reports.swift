@@ -20,12 +20,15 @@ extension SQLiteStore {
         }
     }
 
-    static func plan(for query: FigureQuery, retention: RetentionPolicy, now: Date) -> QueryPlan {
+    /// `levels`: the granularities the answer's tables are kept at (figures: all; user sets: hour and day).
+    static func plan(for query: FigureQuery, retention: RetentionPolicy, now: Date,
+                     levels: [Granularity] = Granularity.allCases) -> QueryPlan {
         let from = query.from.unixMilliseconds
         let to = query.to.unixMilliseconds
         func oldest(_ source: QueryPlan.Source) -> Int64 {
             switch source {
             case .raw: retention.oldestKept(nil, now: now).unixMilliseconds
+            case .rollup(let g) where !levels.contains(g): QueryPlan.never
             case .rollup(.day): Int64.min
             case .rollup(let g): retention.oldestKept(g, now: now).unixMilliseconds
             }
@@ -76,57 +79,14 @@ extension SQLiteStore {
         return (sql, StatementArguments([segment.from, segment.to] + filterArguments))
     }
 
-    public func activeUsers(_ query: FigureQuery, paying: Bool?, retention: RetentionPolicy, now: Date) async throws -> [[String]: Int] {
-        let from = query.from.unixMilliseconds
-        let to = query.to.unixMilliseconds
-        let rawFrom = retention.oldestKept(nil, now: now).unixMilliseconds
-        let payingClause = paying == true ? " AND paying = 1" : ""
-        if query.groupBy.isEmpty && query.filters.isEmpty && query.excludedGroups.isEmpty {
-            // Whole UTC days from the per-user day table, the edges (and anything it cannot cover) from raw records.
-            let day = Granularity.day.milliseconds
-            let firstDay = floorDiv(from + day - 1, day) * day
-            let lastDay = floorDiv(to, day) * day
-            let useDays = firstDay < lastDay
-            let sql = useDays ? """
-                SELECT COUNT(*) FROM (
-                    SELECT user_id FROM user_day WHERE day >= ? AND day < ?\(payingClause)
-                    UNION
-                    SELECT user_id FROM usage_records WHERE ((ts >= ? AND ts < ?) OR (ts >= ? AND ts < ?))
-                        AND status != 'pending' AND user_id IS NOT NULL\(payingClause))
-                """ : """
-                SELECT COUNT(DISTINCT user_id) FROM usage_records WHERE ts >= ? AND ts < ?
-                    AND status != 'pending' AND user_id IS NOT NULL\(payingClause)
-                """
-            let arguments: StatementArguments = useDays
-                ? [firstDay, lastDay, max(from, rawFrom), firstDay, lastDay, to]
-                : [from, to]
-            let count = try await pool.read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
-            return [[]: count]
-        }
-        let groupColumns = query.groupBy.map(\.rawGroupExpression)
-        var (filters, filterArguments) = Self.filterSQL(query, raw: true)
-        if !query.excludedGroups.isEmpty && !groupColumns.isEmpty {
-            let tuple = "(" + groupColumns.map { _ in "?" }.joined(separator: ", ") + ")"
-            filters += " AND (\(groupColumns.joined(separator: ", "))) NOT IN (VALUES \(query.excludedGroups.map { _ in tuple }.joined(separator: ", ")))"
-            filterArguments += query.excludedGroups.flatMap { $0.map { $0 as any DatabaseValueConvertible } }
-        }
-        let sql = """
-            SELECT \(groupColumns.map { $0 + ", " }.joined())COUNT(DISTINCT user_id) FROM usage_records
-            WHERE ts >= ? AND ts < ? AND status != 'pending' AND user_id IS NOT NULL\(payingClause)\(filters)
-            \(groupColumns.isEmpty || !query.excludedGroups.isEmpty ? "" : "GROUP BY " + groupColumns.joined(separator: ", "))
-            """
-        let arguments = StatementArguments(([max(from, rawFrom), to] as [(any DatabaseValueConvertible)?]) + filterArguments.map { $0 as (any DatabaseValueConvertible)? })
+    public func activeUsers(_ query: FigureQuery, paying: Bool?, retention: RetentionPolicy, now: Date) async throws -> ActiveUsers {
+        let plan = Self.plan(for: query, retention: retention, now: now, levels: UserSetAggregate.granularities)
         return try await pool.read { db in
-            var result: [[String]: Int] = [:]
-            for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
-                if !query.excludedGroups.isEmpty {
-                    result[[]] = row[groupColumns.count]
-                    continue
-                }
-                let key = (0..<groupColumns.count).map { (row[$0] as String?) ?? "" }
-                result[key] = row[groupColumns.count]
+            var groups: [[String]: UserSet] = [:]
+            for segment in plan.segments {
+                try UserSetTables.collect(query, payingOnly: paying == true, segment: segment, db, into: &groups)
             }
-            return result
+            return ActiveUsers(groups: groups, rounded: plan.rounded)
         }
     }
 }

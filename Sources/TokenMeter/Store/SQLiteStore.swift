@@ -15,6 +15,7 @@ public final class SQLiteStore: UsageStore {
     /// The columns a record is inserted with, in the order of the store's INSERT.
     public static var usageRecordColumns: [String] { RecordRow.columns }
     public let path: String
+    let userOrdinals = UserOrdinals()
 
     public init(path: String, synchronous: Synchronous = .full, readonly: Bool = false) throws {
         var config = Configuration()
@@ -23,6 +24,7 @@ public final class SQLiteStore: UsageStore {
         config.label = "tokenmeter"
         let mode = synchronous.rawValue
         config.prepareDatabase { db in
+            UserSetTables.registerFunctions(db)
             // 64 MiB of page cache per connection instead of SQLite's 2 MiB: inserts into the
             // random-id UNIQUE index and rollup upserts then stay in memory instead of re-reading pages.
             try db.execute(sql: "PRAGMA cache_size = -65536")
@@ -38,40 +40,50 @@ public final class SQLiteStore: UsageStore {
     // MARK: - Writes
 
     public func commit(_ records: [PricedRecord]) async throws -> [WriteOutcome] {
-        try await pool.write { db in
+        let (outcomes, resolved) = try await pool.write { db in
             var outcomes: [WriteOutcome] = []
             outcomes.reserveCapacity(records.count)
             var aggregate = BatchAggregate()
+            var resolved = UserOrdinals.Resolved()
             let insert = try db.cachedStatement(sql: RecordRow.insertSQL)
+            let receivedAt = Date()
             for record in records {
-                try insert.execute(arguments: RecordRow.arguments(record))
+                let ordinal = try record.record.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
+                try insert.execute(arguments: RecordRow.arguments(record, userOrdinal: ordinal, receivedAt: receivedAt))
                 if db.changesCount == 1 {
                     outcomes.append(.accepted)
-                    if record.record.status != .pending { aggregate.add(record) }
+                    if record.record.status != .pending { aggregate.add(record, userOrdinal: ordinal) }
                 } else {
                     outcomes.append(.duplicate)
                 }
             }
             try Self.write(aggregate, db)
-            return outcomes
+            return (outcomes, resolved)
         }
+        userOrdinals.remember(resolved)
+        return outcomes
     }
 
     public func complete(id: String, with completion: RecordCompletion,
                          reprice: @escaping @Sendable (UsageRecord) throws -> PricedRecord) async throws -> CompletionResult {
-        try await pool.write { db in
+        let (result, resolved) = try await pool.write { db -> (CompletionResult, UserOrdinals.Resolved) in
+            var resolved = UserOrdinals.Resolved()
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM usage_records WHERE id = ?", arguments: [id]) else {
-                return .notFound
+                return (.notFound, resolved)
             }
             let stored = RecordRow.record(from: row)
-            guard stored.status == .pending else { return .alreadyCompleted(stored.status) }
+            guard stored.status == .pending else { return (.alreadyCompleted(stored.status), resolved) }
             let priced = try reprice(try completion.applied(to: stored))
             try db.execute(sql: RecordRow.completeSQL, arguments: RecordRow.completionArguments(priced, completedAt: Date()))
             var aggregate = BatchAggregate()
-            aggregate.add(priced)
+            let ordinal = try (row["user_ordinal"] as Int64?)
+                ?? stored.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
+            aggregate.add(priced, userOrdinal: ordinal)
             try Self.write(aggregate, db)
-            return .completed(priced, pendingModel: row["model"])
+            return (.completed(priced, pendingModel: row["model"]), resolved)
         }
+        userOrdinals.remember(resolved)
+        return result
     }
 
     /// Upserts the rollup, user-day and lifetime rows of one batch.
@@ -105,6 +117,7 @@ public final class SQLiteStore: UsageStore {
             try userDay.execute(arguments: [key.day, key.userID, delta.plan, delta.paying ? 1 : 0, delta.requests,
                                             delta.errors, delta.costNanoUSD, delta.creditsMicro])
         }
+        try UserSetTables.write(aggregate.userSets, db)
         let lifetime = try db.cachedStatement(sql: """
             INSERT INTO lifetime_totals (service, operation, category, provider, model, status, error_type, requests,
                 input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nano,
@@ -179,6 +192,7 @@ public final class SQLiteStore: UsageStore {
             + summary.pendingDeleted.reduce(0) { $0 + Int($1.count) }
         summary.minuteRows = try await deleteInChunks("rollup_minute", "bucket", before: minuteCutoff, key: "bucket")
         summary.hourRows = try await deleteInChunks("rollup_hour", "bucket", before: hourCutoff, key: "bucket")
+        summary.hourUserSetRows = try await deleteInChunks("user_sets_hour", "bucket", before: hourCutoff, key: "bucket")
         return summary
     }
 

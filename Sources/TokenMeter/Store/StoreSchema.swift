@@ -4,6 +4,7 @@ import GRDB
 /// micro-credits; durations are microseconds; all integers, so sums are exact.
 enum StoreSchema {
     static let rollupTables: [Granularity: String] = [.minute: "rollup_minute", .hour: "rollup_hour", .day: "rollup_day"]
+    static let userSetTables: [Granularity: String] = [.hour: "user_sets_hour", .day: "user_sets_day"]
 
     static let figureColumns = [
         "requests", "errors", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
@@ -96,6 +97,30 @@ enum StoreSchema {
                     created_at INTEGER NOT NULL
                 );
                 """)
+        }
+        migrator.registerMigration("v2-user-sets") { db in
+            // Users get integer ordinals so that per-bucket user sets are small bitmaps (UserSet).
+            try db.execute(sql: """
+                ALTER TABLE usage_records ADD COLUMN user_ordinal INTEGER;
+                CREATE TABLE user_ordinals (
+                    ordinal INTEGER PRIMARY KEY,
+                    user_id TEXT NOT NULL UNIQUE
+                );
+                """)
+            for table in userSetTables.values {
+                try db.execute(sql: """
+                    CREATE TABLE \(table) (
+                        bucket INTEGER NOT NULL,
+                        service TEXT NOT NULL, operation TEXT NOT NULL, category TEXT NOT NULL,
+                        provider TEXT NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL,
+                        paying INTEGER NOT NULL,
+                        chunk INTEGER NOT NULL,
+                        members BLOB NOT NULL,
+                        PRIMARY KEY (bucket, service, operation, category, provider, model, status, paying, chunk)
+                    ) WITHOUT ROWID
+                    """)
+            }
+            try UserSetTables.backfill(db)
         }
         return migrator
     }

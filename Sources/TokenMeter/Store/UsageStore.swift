@@ -40,6 +40,7 @@ public struct PruneSummary: Sendable, Equatable {
     public var records = 0
     public var minuteRows = 0
     public var hourRows = 0
+    public var hourUserSetRows = 0
     /// Pending records that aged out before completion, per (service, operation, model).
     public var pendingDeleted: [PendingCount] = []
 }

@@ -37,7 +37,7 @@ final class FaultInjectingStore: UsageStore {
     func figures(_ query: FigureQuery, retention: RetentionPolicy, now: Date) async throws -> FigureResult {
         try await inner.figures(query, retention: retention, now: now)
     }
-    func activeUsers(_ query: FigureQuery, paying: Bool?, retention: RetentionPolicy, now: Date) async throws -> [[String]: Int] {
+    func activeUsers(_ query: FigureQuery, paying: Bool?, retention: RetentionPolicy, now: Date) async throws -> ActiveUsers {
         try await inner.activeUsers(query, paying: paying, retention: retention, now: now)
     }
 }

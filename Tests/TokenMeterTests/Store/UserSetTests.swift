@@ -1,0 +1,108 @@
+import Foundation
+import GRDB
+import Testing
+@testable import TokenMeter
+
+@Suite("User sets: chunked bitmaps of user ordinals")
+struct UserSetTests {
+    @Test(arguments: [0, 1, 2, 255, 256, 257, 1000, 4096])
+    func storedChunksRoundTripAtEverySize(members: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(members) + 1)
+        let ordinals = Set((0..<members).map { _ in Int64.random(in: 0..<4096, using: &rng) })
+        let set = UserSet(ordinals)
+        #expect(set.count == ordinals.count)
+        var decoded = UserSet()
+        for (chunk, data) in set.encodedChunks {
+            #expect(data.count == (ordinals.count <= UserSet.maxArrayMembers ? ordinals.count * 2 : UserSet.bitmapBytes))
+            try decoded.formUnion(chunk: chunk, encoded: data)
+        }
+        #expect(decoded == set)
+        #expect(ordinals.allSatisfy { decoded.contains($0) })
+    }
+
+    @Test func unionCountsAUserInTwoSetsOnceAcrossChunks() {
+        var a = UserSet([1, 2, 4095, 4096, 100_000])
+        let b = UserSet([2, 4096, 4097, 9_999_999])
+        a.formUnion(b)
+        #expect(a.count == 7)
+        #expect(a.contains(4097) && a.contains(9_999_999) && !a.contains(3))
+    }
+
+    @Test func mergeFunctionsUnionAndTestContainment() throws {
+        let sparse = UserSet.encode(UserSet([5, 6, 7]).chunks[0]!)
+        let dense = UserSet.encode(UserSet((0..<300).map { Int64($0 * 2) }).chunks[0]!)
+        var merged = UserSet()
+        try merged.formUnion(chunk: 0, encoded: try UserSet.union(sparse, dense))
+        #expect(merged.count == 302)  // 6 is in both
+        #expect(try UserSet.contains(dense, UserSet.encode(UserSet([6, 8]).chunks[0]!)))
+        #expect(try !UserSet.contains(dense, sparse))
+    }
+
+    @Test func corruptChunksAreErrorsNotCrashes() {
+        var set = UserSet()
+        #expect(throws: StoreError.self) { try set.formUnion(chunk: 0, encoded: Data([1, 2, 3])) }
+        #expect(throws: StoreError.self) { try set.formUnion(chunk: 0, encoded: Data([0xFF, 0xFF])) }
+        #expect(throws: StoreError.self) { try set.formUnion(chunk: 0, encoded: Data(count: 600)) }
+    }
+
+    /// Thousands of distinct users in one hour and key: dense chunks go through the SQL upsert's
+    /// merge and containment functions, over several commits and chunks.
+    @Test func storeCountsThousandsOfUsersInOneBucketExactly() async throws {
+        let store = try SQLiteStore(path: temporaryDirectory().appendingPathComponent("u.sqlite").path, synchronous: .normal)
+        let hour = Date(unixMilliseconds: 1_764_000_000_000 / 3_600_000 * 3_600_000)
+        var generator = RandomUsage(rng: SeededGenerator(seed: 3), start: hour, span: 3599)
+        var users: Set<String> = []
+        for batch in 0..<6 {
+            let records = (0..<1500).map { i -> PricedRecord in
+                var r = generator.record(id: "d\(batch)-\(i)", status: .success)
+                r.record.userID = "dense-\((batch * 997 + i * 7) % 9000)"
+                r.record.service = "bot"
+                r.record.operation = "chat"
+                r.model = "m"
+                r.provider = "vendor"
+                r.record.paying = false
+                users.insert(r.record.userID!)
+                return r
+            }
+            _ = try await store.commit(records)
+        }
+        let query = FigureQuery(from: hour, to: hour.addingTimeInterval(3600), groupBy: [.model])
+        let answer = try await store.activeUsers(query, paying: nil, retention: RetentionPolicy(), now: hour.addingTimeInterval(7200))
+        #expect(answer.count(["m"]) == users.count)
+        #expect(answer.total == users.count && !answer.rounded)
+        let chunks = try await store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT length(members) AS n FROM user_sets_hour").map { $0["n"] as Int }
+        }
+        #expect(users.count == 7432)
+        #expect(chunks.count == 2 && chunks.allSatisfy { $0 == UserSet.bitmapBytes })  // ordinals 1...7432: chunks 0 and 1, both dense
+    }
+
+    /// A store written before user sets existed gets ordinals and sets from its raw records.
+    @Test func migrationBackfillsUserSetsFromRawRecords() async throws {
+        let directory = temporaryDirectory()
+        let current = try SQLiteStore(path: directory.appendingPathComponent("current.sqlite").path, synchronous: .normal)
+        let now = RFC3339.parse("2026-11-25T12:00:00Z")!
+        var generator = RandomUsage(rng: SeededGenerator(seed: 11), start: now.addingTimeInterval(-10 * 86400), span: 10 * 86400)
+        _ = try await current.commit((0..<2000).map { generator.record(id: "r\($0)") })
+
+        let oldPath = directory.appendingPathComponent("v1.sqlite").path
+        let old = try DatabaseQueue(path: oldPath)
+        try StoreSchema.migrator.migrate(old, upTo: "v1")
+        let v1Columns = RecordRow.columns.filter { $0 != "user_ordinal" }.joined(separator: ", ")
+        try await old.writeWithoutTransaction { db in
+            try db.execute(sql: "ATTACH DATABASE ? AS current", arguments: [current.path])
+            try db.execute(sql: "INSERT INTO usage_records (\(v1Columns)) SELECT \(v1Columns) FROM current.usage_records")
+            try db.execute(sql: "DETACH DATABASE current")
+        }
+        try old.close()
+
+        let migrated = try SQLiteStore(path: oldPath, synchronous: .normal)
+        for groupBy in [[], [ReportDimension.model], [.service, .status]] {
+            let query = FigureQuery(from: now.addingTimeInterval(-9.5 * 86400), to: now, groupBy: groupBy)
+            let expected = try await current.activeUsers(query, paying: nil, retention: RetentionPolicy(), now: now)
+            let actual = try await migrated.activeUsers(query, paying: nil, retention: RetentionPolicy(), now: now)
+            #expect(actual.groups.mapValues(\.count) == expected.groups.mapValues(\.count))
+            #expect(!actual.groups.isEmpty)
+        }
+    }
+}
