@@ -53,11 +53,13 @@ struct ReportsBench: AsyncParsableCommand {
              try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rollup_minute") ?? 0,
              try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rollup_hour") ?? 0,
              try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rollup_day") ?? 0,
-             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM user_day") ?? 0)
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM user_day") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM user_sets_hour") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM user_sets_day") ?? 0)
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? 0
-        log("store: \(info.0) raw records (90 days kept), rollup rows minute \(info.1) / hour \(info.2) / day \(info.3), user_day \(info.4), file \(size / 1_048_576) MiB")
-        print("Store: \(format(Double(records))) records generated over \(days) days, pruned to raw \(retention.rawDays) days: \(format(Double(info.0))) raw records, rollup rows minute \(format(Double(info.1))) / hour \(format(Double(info.2))) / day \(format(Double(info.3))), user_day \(format(Double(info.4))) rows, file \(size / 1_048_576) MiB.")
+        log("store: \(info.0) raw records (90 days kept), rollup rows minute \(info.1) / hour \(info.2) / day \(info.3), user_day \(info.4), user sets hour \(info.5) / day \(info.6), file \(size / 1_048_576) MiB")
+        print("Store: \(format(Double(records))) records generated over \(days) days, pruned to raw \(retention.rawDays) days: \(format(Double(info.0))) raw records, rollup rows minute \(format(Double(info.1))) / hour \(format(Double(info.2))) / day \(format(Double(info.3))), user_day \(format(Double(info.4))) rows, user-set rows hour \(format(Double(info.5))) / day \(format(Double(info.6))), file \(size / 1_048_576) MiB.")
         print("")
 
         let service = ReportService(source: store, retention: retention)
@@ -77,13 +79,10 @@ struct ReportsBench: AsyncParsableCommand {
             }
             // Where the summary's time goes: the same calls it makes, timed one by one.
             let query = FigureQuery(from: from, to: now, groupBy: [.model])
-            var totalQuery = query
-            totalQuery.groupBy = []
-            var figureTimes: [Double] = [], totalUserTimes: [Double] = [], groupUserTimes: [Double] = []
+            var figureTimes: [Double] = [], userTimes: [Double] = []
             for _ in 0..<max(3, repeats / 4) {
                 figureTimes.append(try await Timing.measure { _ = try await store.figures(query, retention: retention, now: now) })
-                totalUserTimes.append(try await Timing.measure { _ = try await store.activeUsers(totalQuery, paying: nil, retention: retention, now: now) })
-                groupUserTimes.append(try await Timing.measure { _ = try await store.activeUsers(query, paying: nil, retention: retention, now: now) })
+                userTimes.append(try await Timing.measure { _ = try await store.activeUsers(query, paying: nil, retention: retention, now: now) })
             }
             // Reference: the same question as a plain GROUP BY over the raw table.
             let (sql, arguments) = Self.rawSQL(from: from, to: now)
@@ -101,10 +100,17 @@ struct ReportsBench: AsyncParsableCommand {
             let rawUsersMedian = Timing.median(rawUserTimes)
             log("\(rangeDays)d: summary median \(format(median * 1000, 2)) ms p90 \(format(p90 * 1000, 2)) ms; raw GROUP BY median \(format(rawMedian * 1000, 1)) ms (\(rawTimes.map { format($0 * 1000, 0) }.joined(separator: ", ")))")
             table.append("| \(rangeDays) days | \(format(median * 1000, 2)) | \(format(p90 * 1000, 2)) | \(format(rawMedian * 1000, 1)) | \(format(rawMedian / median, 1))x | \(format(rawUsersMedian * 1000, 1)) | \(format(rawUsersMedian / median, 1))x |")
-            breakdown.append("| \(rangeDays) days | \(format(Timing.median(figureTimes) * 1000, 2)) | \(format(Timing.median(totalUserTimes) * 1000, 2)) | \(format(Timing.median(groupUserTimes) * 1000, 2)) | \(format(rawMedian / Timing.median(figureTimes), 0))x |")
+            breakdown.append("| \(rangeDays) days | \(format(Timing.median(figureTimes) * 1000, 2)) | \(format(Timing.median(userTimes) * 1000, 2)) | \(format(rawMedian / Timing.median(figureTimes), 0))x |")
 
-            // Do the two answers agree? Requests and cost per model.
+            // Do the two answers agree? Requests, cost and active users per model.
             var mismatches: [String] = []
+            let rawUsers = try store.pool.read { try Row.fetchAll($0, sql: usersSQL, arguments: arguments) }
+            for row in rawUsers {
+                let model: String = row["model"], users: Int = row["users"]
+                if byModelUsers(summary)[model] != users {
+                    mismatches.append("\(model): summary \(byModelUsers(summary)[model] ?? -1) active users vs raw \(users)")
+                }
+            }
             let byModel = Dictionary(uniqueKeysWithValues: summary.groups.map { ($0.key["model"] ?? "", $0.figures) })
             for row in reference {
                 let model: String = row["model"], requests: Int64 = row["requests"], cost: Int64 = row["cost_nano"]
@@ -116,7 +122,7 @@ struct ReportsBench: AsyncParsableCommand {
             if byModel.count != reference.count { mismatches.append("summary has \(byModel.count) models, raw \(reference.count)") }
             let total = reference.reduce(Int64(0)) { $0 + ($1["requests"] as Int64) }
             let verdict = mismatches.isEmpty
-                ? "agree: \(reference.count) models, \(format(Double(total))) requests, requests and cost_nano equal per model"
+                ? "agree: \(reference.count) models, \(format(Double(total))) requests, requests, cost_nano and active users equal per model"
                 : "DISAGREE: " + mismatches.joined(separator: "; ")
             print("\(rangeDays)-day answers \(verdict)")
             log("\(rangeDays)-day answers \(verdict)")
@@ -128,18 +134,22 @@ struct ReportsBench: AsyncParsableCommand {
         print("")
         print("Breakdown (medians of the calls summary makes):")
         print("")
-        print("| range | store.figures ms | activeUsers total ms | activeUsers by model ms | raw GROUP BY / figures |")
-        print("|---|---:|---:|---:|---:|")
+        print("| range | store.figures ms | store.activeUsers (per model and total, one pass) ms | raw GROUP BY / figures |")
+        print("|---|---:|---:|---:|")
         for line in breakdown { print(line) }
         print("")
         print("Query plans:")
         let (usersSQL, arguments) = Self.rawUsersSQL(from: now.addingTimeInterval(-30 * 86400), to: now)
         let (sql, _) = Self.rawSQL(from: now.addingTimeInterval(-30 * 86400), to: now)
-        for (name, text) in [("raw GROUP BY", sql), ("activeUsers by model", usersSQL)] {
+        for (name, text) in [("raw GROUP BY", sql), ("raw GROUP BY + COUNT(DISTINCT user_id)", usersSQL)] {
             let plan = try store.pool.read { try Row.fetchAll($0, sql: "EXPLAIN QUERY PLAN " + text, arguments: arguments) }
             print("- \(name): " + plan.map { $0["detail"] as String }.joined(separator: "; "))
         }
         try store.pool.close()
+    }
+
+    func byModelUsers(_ summary: ReportService.Summary) -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: summary.groups.map { ($0.key["model"] ?? "", $0.figures.active_users) })
     }
 
     static func rawSQL(from: Date, to: Date) -> (String, StatementArguments) {
@@ -156,7 +166,7 @@ struct ReportsBench: AsyncParsableCommand {
         ("""
         SELECT model, COUNT(*) AS requests, SUM(status = 'error'), SUM(input_tokens), SUM(cached_input_tokens),
             SUM(cache_write_tokens), SUM(output_tokens), SUM(reasoning_tokens), SUM(cost_nano) AS cost_nano,
-            SUM(credits_micro), SUM(unpriced), SUM(coalesce(duration_us, 0)), COUNT(duration_us), COUNT(DISTINCT user_id)
+            SUM(credits_micro), SUM(unpriced), SUM(coalesce(duration_us, 0)), COUNT(duration_us), COUNT(DISTINCT user_id) AS users
         FROM usage_records WHERE ts >= ? AND ts < ? AND status != 'pending' GROUP BY model
         """, [from.unixMilliseconds, to.unixMilliseconds])
     }
