@@ -63,3 +63,20 @@ func format(_ value: Double, _ decimals: Int = 0) -> String {
     }
     return (n < 0 ? "-" : "") + out
 }
+
+/// Result lines for the combined table `scripts/bench/run` writes into BENCHMARKS.md, one per
+/// measurement, tab-separated: benchmark, value, unit, reference, reference value, ratio, target.
+struct ResultsFile {
+    let path: String?
+
+    func append(_ benchmark: String, value: String, unit: String, reference: String, referenceValue: String,
+                ratio: String, target: String = "") throws {
+        guard let path else { return }
+        let line = [benchmark, value, unit, reference, referenceValue, ratio, target].joined(separator: "\t") + "\n"
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(line.utf8))
+    }
+}

@@ -41,7 +41,7 @@ struct FieldReader {
         if text.utf8.contains(0) {
             throw NormalizationError("\(label(key)): contains a NUL character (U+0000)")
         }
-        if text.trimmingCharacters(in: .whitespaces).isEmpty {
+        if Self.isBlank(text) {
             throw NormalizationError("\(label(key)): must not be empty")
         }
         if text.utf8.count > maxBytes {
@@ -98,6 +98,15 @@ struct FieldReader {
         guard d >= 0 else { throw NormalizationError("\(field): must not be negative, got \(d)") }
         guard d <= limit else { throw NormalizationError("\(field): \(d) is too large (at most \(limit))") }
         return d
+    }
+
+    /// Empty or only spaces and tabs (`CharacterSet.whitespaces`), without Foundation for ASCII text.
+    static func isBlank(_ text: String) -> Bool {
+        for byte in text.utf8 {
+            if byte >= 0x80 { return text.trimmingCharacters(in: .whitespaces).isEmpty }
+            if byte != 0x20 && byte != 0x09 { return false }
+        }
+        return true
     }
 }
 

@@ -63,47 +63,20 @@ extension JSONValue: Codable {
 }
 
 extension JSONValue {
-    /// Deeper documents are refused before decoding: decoding cost grows faster than depth.
+    /// Deeper documents are refused while parsing.
     public static let maxDepth = 64
 
-    /// Parses one JSON document, refusing nesting deeper than `maxDepth` with a cheap pre-scan.
+    /// Parses one JSON document (`JSONParser`); errors start with "invalid JSON".
     public static func parse(_ bytes: some Collection<UInt8>) -> Result<JSONValue, NormalizationError> {
-        var depth = 0
-        var inString = false
-        var escaped = false
-        for byte in bytes {
-            if inString {
-                if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { inString = false }
-                continue
-            }
-            switch byte {
-            case 0x22: inString = true
-            case 0x5B, 0x7B:
-                depth += 1
-                if depth > maxDepth {
-                    return .failure(NormalizationError("invalid JSON: nested deeper than \(maxDepth) levels"))
-                }
-            case 0x5D, 0x7D: depth -= 1
-            default: break
+        func run(_ buffer: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, NormalizationError> {
+            do {
+                return .success(try JSONParser.parse(buffer, maxDepth: maxDepth))
+            } catch {
+                let location = error.path.isEmpty ? "" : " in the value of \(error.path)"
+                return .failure(NormalizationError("invalid JSON\(location): \(error.message)"))
             }
         }
-        do {
-            return .success(try JSONDecoder().decode(JSONValue.self, from: Data(bytes)))
-        } catch let DecodingError.dataCorrupted(context) {
-            let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return .failure(NormalizationError("invalid JSON: \(detail ?? context.debugDescription)"))
-        } catch let DecodingError.typeMismatch(_, context) {
-            return .failure(unreadable(at: context.codingPath))
-        } catch let DecodingError.valueNotFound(_, context) {
-            return .failure(unreadable(at: context.codingPath))
-        } catch {
-            return .failure(unreadable(at: []))
-        }
-    }
-
-    private static func unreadable(at path: [any CodingKey]) -> NormalizationError {
-        let field = path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
-        return NormalizationError("invalid JSON: the value\(field.isEmpty ? "" : " of \(field)") could not be read (invalid UTF-8, or a number out of range)")
+        return bytes.withContiguousStorageIfAvailable(run) ?? Array(bytes).withUnsafeBufferPointer(run)
     }
 
     /// Encodes with sorted keys so equal metadata always serializes to the same bytes.

@@ -13,7 +13,7 @@ public enum LiteLLMImporter {
         let root: JSONValue
         switch JSONValue.parse(data) {
         case .success(let value): root = value
-        case .failure(let error): throw CatalogError("LiteLLM file: \(error.message)")
+        case .failure(let error): throw CatalogError("LiteLLM file: not valid JSON (\(error.message))")
         }
         guard case .object(let models) = root else {
             throw CatalogError("LiteLLM file: the top level must be an object of model name to prices")

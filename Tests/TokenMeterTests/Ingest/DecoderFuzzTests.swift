@@ -60,6 +60,43 @@ struct DecoderFuzzTests {
         #expect(accepted > iterations / 20)  // the mutations still reach the normalizer's deeper paths
     }
 
+    /// The byte parser answers as JSONDecoder (the ingest decoder before it) does: the same value,
+    /// or an error for the same inputs, on mutated records, random documents and edge cases.
+    @Test func byteParserAgreesWithJSONDecoder() {
+        let edgeCases = [
+            "1.0", "1e3", "1E2", "-0", "-0.0", "1.5", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
+            "-9223372036854775809", "1e400", "-1e400", "01", "1.", ".5", "+1", "-", "1e", "1e+", "0.1e-2", "123456789012345678901234",
+            #""\u00e9\ud83d\ude00""#, #""\ud800""#, #""\udc00x""#, #""\u12""#, "\"x\u{1}\"", "\"\u{7F}\"", #""a\/b\n""#,
+            "[1,2", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":1,\"a\":2}", " \n[ ]\t", "nul", "truex", "[]]", "\u{FEFF}{}",
+            "\"\u{1F680}\"", "[1e308,1e-400,2.5e-324]",
+        ].map { Array($0.utf8) }
+        var rng = SeededGenerator(seed: 99)
+        var inputs = edgeCases
+        inputs.append([0x22, 0xC3, 0x28, 0x22])  // invalid UTF-8 in a string
+        inputs.append([0x22, 0xF0, 0x9F, 0x98, 0x22])  // truncated 4-byte sequence
+        for _ in 0..<20_000 {
+            var bytes = Array(Self.seeds.randomElement(using: &rng)!.utf8)
+            for _ in 0..<Int.random(in: 0...3, using: &rng) {
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0 where !bytes.isEmpty: bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                case 1 where !bytes.isEmpty: bytes.remove(at: Int.random(in: 0..<bytes.count, using: &rng))
+                case 2: bytes.insert(contentsOf: Array(Self.fragments.randomElement(using: &rng)!.utf8), at: Int.random(in: 0...bytes.count, using: &rng))
+                default: bytes = Array(Self.randomJSON(&rng, depth: 0).utf8)
+                }
+            }
+            inputs.append(bytes)
+        }
+        var disagreements: [String] = []
+        for bytes in inputs {
+            let reference = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            let parsed = try? JSONValue.parse(bytes).get()
+            if reference != parsed && disagreements.count < 20 {
+                disagreements.append("\(String(decoding: bytes, as: UTF8.self).debugDescription): decoder \(reference.map { "\($0)" } ?? "error") parser \(parsed.map { "\($0)" } ?? "error")")
+            }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.joined(separator: "\n"))")
+    }
+
     static func randomJSON(_ rng: inout SeededGenerator, depth: Int) -> String {
         let keys = ["operation", "model", "usage", "units", "input_tokens", "output_tokens", "reasoning_tokens", "cost_usd",
                     "timestamp", "status", "prompt_tokens", "promptTokenCount", "cached_tokens", "seconds", "metadata", "x"]

@@ -86,6 +86,7 @@ struct UsageController<Context: RequestContext> {
 
     static func format(of request: Request) throws -> IngestBody.Format {
         guard let contentType = request.headers[.contentType] else { return .json }
+        if contentType == "application/json" { return .json }
         let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         switch mediaType {
         case "application/json", "": return .json
@@ -101,15 +102,19 @@ struct UsageController<Context: RequestContext> {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError(.contentTooLarge, "request body of \(length) bytes is larger than the limit of \(limit) bytes")
         }
+        // A deadline checked per chunk instead of a timer task per request (that cost ~10% of the CPU
+        // of single-record ingest). A client that stops sending altogether is closed by the idle timeout.
+        let deadline = ContinuousClock.now + timeout
         do {
-            let buffer = try await withThrowingTaskGroup(of: ByteBuffer.self) { group in
-                group.addTask { try await request.body.collect(upTo: limit) }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
+            var buffer = ByteBuffer()
+            for try await chunk in request.body {
+                guard buffer.readableBytes + chunk.readableBytes <= limit else {
+                    throw APIError(.contentTooLarge, "request body larger than the limit of \(limit) bytes")
+                }
+                buffer.writeImmutableBuffer(chunk)
+                if ContinuousClock.now > deadline {
                     throw APIError(.requestTimeout, "the request body did not arrive within \(timeout.components.seconds) s")
                 }
-                defer { group.cancelAll() }
-                return try await group.next()!
             }
             return Array(buffer.readableBytesView)
         } catch let error as HTTPError where error.status == .contentTooLarge {
