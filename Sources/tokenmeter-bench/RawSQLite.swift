@@ -7,7 +7,6 @@ import TokenMeter
 final class RawSQLiteWriter {
     private var db: OpaquePointer?
     private var insert: OpaquePointer?
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     /// The store's own column list; `write` binds the values in that order.
     static let columns = SQLiteStore.usageRecordColumns
@@ -45,32 +44,10 @@ final class RawSQLiteWriter {
     /// One transaction.
     func write(_ records: ArraySlice<PricedRecord>) throws {
         try exec("BEGIN")
+        let receivedAt = Date().unixMilliseconds
         for p in records {
-            let r = p.record
-            var i: Int32 = 0
-            func text(_ s: String?) {
-                i += 1
-                if let s { sqlite3_bind_text(insert, i, s, -1, Self.transient) } else { sqlite3_bind_null(insert, i) }
-            }
-            func int(_ v: Int64?) {
-                i += 1
-                if let v { sqlite3_bind_int64(insert, i, v) } else { sqlite3_bind_null(insert, i) }
-            }
-            func real(_ v: Double?) {
-                i += 1
-                if let v { sqlite3_bind_double(insert, i, v) } else { sqlite3_bind_null(insert, i) }
-            }
-            func bool(_ v: Bool?) { int(v.map { $0 ? 1 : 0 }) }
-            text(r.id); bool(r.idWasGiven); int(r.timestamp.unixMilliseconds); int(Date().unixMilliseconds)
-            text(r.userID); text(r.plan); bool(r.paying)
-            text(r.service); text(r.operation); text(p.category.rawValue); text(p.provider); text(p.model); text(r.model)
-            text(r.status.rawValue)
-            int(r.tokens.input); int(r.tokens.cachedInput); int(r.tokens.cacheWrite); int(r.tokens.output); int(r.tokens.reasoning)
-            real(r.units.requests); real(r.units.images); real(r.units.seconds); real(r.units.minutes); real(r.units.characters)
-            int(p.costNanoUSD); text(p.costSource.rawValue); int(r.callerCostNanoUSD); text(p.priceVersion); bool(p.unpriced)
-            int(p.creditsMicro); int(r.creditsMicro); int(r.durationMicros)
-            text(r.errorType); text(r.errorMessage); text(r.metadataJSON)
-            int(r.userID.map { _ in 1 })  // user_ordinal: a stand-in of the same storage class (no dictionary lookup)
+            // A stand-in ordinal of the same storage class: the raw side keeps no user dictionary.
+            SQLiteStore.bindUsageRecord(p, userOrdinal: p.record.userID.map { _ in 1 }, receivedAtMs: receivedAt, to: insert!)
             guard sqlite3_step(insert) == SQLITE_DONE else { throw error("insert") }
             sqlite3_reset(insert)
         }

@@ -14,6 +14,12 @@ public final class SQLiteStore: UsageStore {
     public let pool: DatabasePool
     /// The columns a record is inserted with, in the order of the store's INSERT.
     public static var usageRecordColumns: [String] { RecordRow.columns }
+
+    /// Binds a record to a prepared INSERT of `usageRecordColumns` as the store does (for the
+    /// benchmark's raw-SQLite reference). The user ordinal is the store's dictionary id of `userID`.
+    public static func bindUsageRecord(_ record: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, to statement: OpaquePointer) {
+        RecordRow.bind(record, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs, to: statement)
+    }
     public let path: String
     let userOrdinals = UserOrdinals()
 
@@ -46,10 +52,12 @@ public final class SQLiteStore: UsageStore {
             var aggregate = BatchAggregate()
             var resolved = UserOrdinals.Resolved()
             let insert = try db.cachedStatement(sql: RecordRow.insertSQL)
-            let receivedAt = Date()
+            insert.setUncheckedArguments([])  // execute() then runs the values bound by RecordRow.bind
+            let receivedAt = Date().unixMilliseconds
             for record in records {
                 let ordinal = try record.record.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
-                try insert.execute(arguments: RecordRow.arguments(record, userOrdinal: ordinal, receivedAt: receivedAt))
+                RecordRow.bind(record, userOrdinal: ordinal, receivedAtMs: receivedAt, to: insert.sqliteStatement)
+                try insert.execute()
                 if db.changesCount == 1 {
                     outcomes.append(.accepted)
                     if record.record.status != .pending { aggregate.add(record, userOrdinal: ordinal) }
