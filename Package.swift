@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "tokenmeter", targets: ["tokenmeter"]),
         .library(name: "TokenMeter", targets: ["TokenMeter"]),
+        .library(name: "TokenMeterBenchSupport", targets: ["TokenMeterBenchSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -44,7 +45,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "tokenmeter-bench", dependencies: ["TokenMeter", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
+        .target(name: "TokenMeterBenchSupport", dependencies: ["TokenMeter"], swiftSettings: swiftSettings),
+        .executableTarget(name: "tokenmeter-bench", dependencies: ["TokenMeter", "TokenMeterBenchSupport", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
         .testTarget(
             name: "TokenMeterTests",
             dependencies: [

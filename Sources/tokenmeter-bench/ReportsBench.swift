@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GRDB
 import TokenMeter
+import TokenMeterBenchSupport
 
 /// Issue 5: 30- and 90-day summaries grouped by model over a large store, next to a plain GROUP BY
 /// over the raw table on the same database.

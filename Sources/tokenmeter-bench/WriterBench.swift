@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GRDB
 import TokenMeter
+import TokenMeterBenchSupport
 
 /// Issue 4: records/s of `SQLiteStore.commit` against the raw sqlite3 insert rate of the same rows.
 struct WriterBench: AsyncParsableCommand {

@@ -1,11 +1,14 @@
 import Foundation
 import TokenMeter
 
+// Synthetic usage for the benchmarks (tokenmeter-bench and the ordo-one package in Benchmarks/):
+// a library of its own so both use one generator and the product module carries none of it.
+
 /// SplitMix64: seeded, so every run writes the same rows.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+public struct SplitMix64: RandomNumberGenerator {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E3779B97F4A7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
@@ -17,7 +20,7 @@ struct SplitMix64: RandomNumberGenerator {
 /// Realistic priced records: ten service/operation/model combinations with different weights,
 /// ~10k users with a skewed activity distribution, random 128-bit ids (as UUID-style client ids
 /// are), 94% success / 5% error / 1% pending, a duration on completed calls, metadata on some.
-struct RecordFactory {
+public struct RecordFactory {
     struct Combo {
         var service: String
         var operation: String
@@ -48,7 +51,7 @@ struct RecordFactory {
     var rng: SplitMix64
     let users: Int
 
-    init(seed: UInt64, users: Int = 10_000) {
+    public init(seed: UInt64, users: Int = 10_000) {
         rng = SplitMix64(seed: seed)
         self.users = users
     }
@@ -59,7 +62,7 @@ struct RecordFactory {
         return String(repeating: "0", count: max(0, 32 - s.count)) + s
     }
 
-    mutating func record(ms: Int64) -> PricedRecord {
+    public mutating func record(ms: Int64) -> PricedRecord {
         let pick = Int.random(in: 0..<Self.cumulativeWeights.last!, using: &rng)
         let combo = Self.combos[Self.cumulativeWeights.firstIndex { pick < $0 }!]
         let roll = Int.random(in: 0..<100, using: &rng)
@@ -102,7 +105,7 @@ struct RecordFactory {
     }
 
     /// `count` records with timestamps spread evenly (with jitter, in time order) over [start, start + spanMs).
-    mutating func records(count: Int, start: Int64, spanMs: Int64, offset: Int = 0, total: Int? = nil) -> [PricedRecord] {
+    public mutating func records(count: Int, start: Int64, spanMs: Int64, offset: Int = 0, total: Int? = nil) -> [PricedRecord] {
         let total = total ?? count
         let step = Double(spanMs) / Double(total)
         return (0..<count).map { i in
