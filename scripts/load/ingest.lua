@@ -3,7 +3,9 @@
 --   RECORDS  records per body (1 = a single JSON object; N > 1 = a JSON array, or NDJSON)
 --   FORMAT   "json" (default) or "ndjson"
 --   RUN      a prefix that makes ids unique across runs against the same database
--- Each id is RUN-<thread>-<counter>-<i>, so ids never repeat within or across threads.
+--   IDS      "sequential" (default) or "random": random ids start with 16 random hex digits, as
+--            UUIDs do, so inserts land all over the id index instead of at its end
+-- Each id is RUN-<thread>-<counter>-<i> (after the random prefix), so ids never repeat.
 -- done() prints "LOAD sent=<requests written>" so the caller can bound the rows that in-flight
 -- requests (written but not answered when wrk stopped) may have added.
 
@@ -16,6 +18,11 @@ sent = 0
 local records = tonumber(os.getenv("RECORDS") or "1")
 local format = os.getenv("FORMAT") or "json"
 local run = os.getenv("RUN") or "r"
+local random_ids = os.getenv("IDS") == "random"
+
+function init(args)
+  math.randomseed(os.time() + tid * 7919)
+end
 
 function setup(thread)
   table.insert(threads, thread)
@@ -26,6 +33,9 @@ local headers_json = { ["Content-Type"] = "application/json" }
 local headers_ndjson = { ["Content-Type"] = "application/x-ndjson" }
 
 local function record(id, n)
+  if random_ids then
+    id = string.format("%08x%08x-", math.random(0, 0x7fffffff), math.random(0, 0x7fffffff)) .. id
+  end
   return string.format(
     '{"id":"%s","service":"bot","operation":"chat","model":"gpt-4o-mini","user_id":"u%d","input_tokens":1200,"output_tokens":300,"duration_ms":850}',
     id, n % 1000)

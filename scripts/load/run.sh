@@ -8,7 +8,11 @@
 # Usage: scripts/load/run.sh [seconds per run (10)]
 # Environment: THREADS (2), CONNS (32), BATCH_CONNS (connection counts for the batched runs, a
 #              space-separated list, default "32 4": 32 loads the server fully, 4 keeps p99 sane),
-#              SKIP_BUILD=1 to reuse the existing release binary.
+#              SKIP_BUILD=1 to reuse the existing release binary (BIN_DIR=dir: use dir/tokenmeter),
+#              RESULTS_TSV=path to append one line per run for scripts/bench/run: "benchmark<TAB>value<TAB>
+#              unit (and p50/p99)<TAB>reference<TAB>reference value<TAB>ratio<TAB>target"; the value is
+#              requests/s for /healthz and single records, records/s for batched bodies; the ratio is
+#              requests/s ÷ the first /healthz run's requests/s.
 # Needs: wrk, sqlite3, curl, python3 (for a free port).
 set -euo pipefail
 
@@ -19,50 +23,19 @@ BATCH_CONNS="${BATCH_CONNS:-32 4}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 
-for tool in wrk sqlite3 curl python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y wrk sqlite3 curl)" >&2; exit 2; }
-done
+# shellcheck source=scripts/load/common.sh
+source "$HERE/common.sh"
+load_require wrk sqlite3 curl python3
 
 cd "$ROOT"
-if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-  swift build -c release --product tokenmeter >&2
-fi
-BIN="$(swift build -c release --show-bin-path)/tokenmeter"
-[[ -x "$BIN" ]] || { echo "no binary at $BIN" >&2; exit 2; }
-
-TMP="$(mktemp -d /tmp/tokenmeter-load.XXXXXX)"
+load_binary
+load_tmpdir tokenmeter-load
 DB="$TMP/load.sqlite"
-SERVER_PID=""
-cleanup() {
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+PORT="$(load_free_port)"
 URL="http://127.0.0.1:$PORT"
-"$BIN" serve --db "$DB" --host 127.0.0.1 --port "$PORT" --log-level warning >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do
-  curl -fsS "$URL/healthz" >/dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited:" >&2; cat "$TMP/server.log" >&2; exit 1; }
-  sleep 0.1
-done
-curl -fsS "$URL/healthz" >/dev/null || { echo "server not healthy after 10 s" >&2; exit 1; }
+load_start_tokenmeter "$DB" "$PORT" "$TMP/server.log"
 
 rows() { sqlite3 "$DB" 'PRAGMA busy_timeout=5000; SELECT count(*) FROM usage_records;' | tail -1; }
-
-# wrk latency -> milliseconds
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
-    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000;
-    printf "%.2f", n }'
-}
 
 # run NAME CONNS RECORDS FORMAT [healthz]
 # Sets: R_RPS R_P50 R_P99 R_REQ R_NON2XX R_ERR R_SENT
@@ -71,23 +44,24 @@ run_wrk() {
   if [[ "$format" == healthz ]]; then
     timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" --latency "$URL/healthz" >"$out" 2>&1
   else
-    RECORDS="$records" FORMAT="$format" RUN="$name" \
+    local ids=sequential
+    if [[ "$format" == json-random ]]; then format=json ids=random; fi
+    RECORDS="$records" FORMAT="$format" IDS="$ids" RUN="$name" \
       timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" --latency \
       -s "$HERE/ingest.lua" "$URL/v1/usage" >"$out" 2>&1
   fi
   cat "$out" >&2
-  R_RPS="$(awk '/^Requests\/sec:/ {print $2}' "$out")"
-  R_P50="$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")"
-  R_P99="$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")"
-  R_REQ="$(awk '/requests in/ {print $1}' "$out")"
-  R_NON2XX="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")"; R_NON2XX="${R_NON2XX:-0}"
-  R_ERR="$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$out")"; R_ERR="${R_ERR:-0}"
-  R_SENT="$(awk -F= '/^LOAD sent=/ {print $2}' "$out")"; R_SENT="${R_SENT:-$R_REQ}"
+  load_parse_wrk "$out"
 }
 
 TABLE=()
 CHECKS=()
+TSV=()
 HEALTH_RPS=""
+SYNC_TEXT="synchronous FULL"
+TARGET_SINGLE="requests/s >= 50% of /healthz and p99 < 10 ms at 32 connections"
+TARGET_BATCHED=">= 100,000 records/s (durable: synchronous FULL, group commit)"
+tsv() { TSV+=("$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s' "$@")"); }
 
 measure_ingest() { # NAME LABEL CONNS RECORDS FORMAT
   local name="$1" label="$2" conns="$3" records="$4" format="$5"
@@ -111,11 +85,25 @@ measure_ingest() { # NAME LABEL CONNS RECORDS FORMAT
   recs_s="$(awk -v r="$R_RPS" -v n="$records" 'BEGIN {printf "%.0f", r * n}')"
   ratio="$(awk -v r="$R_RPS" -v h="$HEALTH_RPS" 'BEGIN {printf "%.1f%%", 100 * r / h}')"
   TABLE+=("| $label | $conns | $records | $(printf '%.0f' "$R_RPS") | $recs_s | $R_P50 | $R_P99 | $ratio | $check |")
+
+  local tsv_name="HTTP $label, $records records per body" detail="" value unit target
+  (( records > 1 )) || tsv_name="HTTP $label"
+  tsv_name="$tsv_name, $conns connections, $SYNC_TEXT"
+  [[ "$check" == ok:* && "$check" != *";"* ]] || detail="; check: $check"
+  if (( records == 1 )); then
+    value="$(printf '%.0f' "$R_RPS")"; unit="requests/s (p50 $R_P50 ms, p99 $R_P99 ms$detail)"; target="$TARGET_SINGLE"
+  else
+    value="$recs_s"; unit="records/s ($(printf '%.0f' "$R_RPS") requests/s, p50 $R_P50 ms, p99 $R_P99 ms$detail)"; target="$TARGET_BATCHED"
+  fi
+  tsv "$tsv_name" "$value" "$unit" "GET /healthz, $CONNS connections, same server" "$(printf '%.0f' "$HEALTH_RPS") requests/s" \
+    "$(awk -v r="$R_RPS" -v h="$HEALTH_RPS" 'BEGIN {printf "%.3g", r / h}')" "$target"
 }
 
 run_wrk healthz "$CONNS" 0 healthz
 HEALTH_RPS="$R_RPS"
 TABLE+=("| GET /healthz (reference) | $CONNS | - | $(printf '%.0f' "$R_RPS") | - | $R_P50 | $R_P99 | 100% | $R_NON2XX non-2xx, $R_ERR socket errors |")
+tsv "HTTP GET /healthz (the reference), $CONNS connections" "$(printf '%.0f' "$R_RPS")" \
+  "requests/s (p50 $R_P50 ms, p99 $R_P99 ms; $R_NON2XX non-2xx, $R_ERR socket errors)" "-" "-" "-" ""
 
 measure_ingest single "POST /v1/usage, 1 record (object)" "$CONNS" 1 json
 for bc in $BATCH_CONNS; do
@@ -123,9 +111,15 @@ for bc in $BATCH_CONNS; do
   measure_ingest "array1000-c$bc" "POST /v1/usage, JSON array" "$bc" 1000 json
   measure_ingest "ndjson1000-c$bc" "POST /v1/usage, NDJSON" "$bc" 1000 ndjson
 done
+# The runs above use ids that grow in order (cheap to index); clients often send random UUIDs.
+measure_ingest "array1000-random" "POST /v1/usage, JSON array, random UUID-like ids" 4 1000 json-random
 
 run_wrk healthz2 "$CONNS" 0 healthz
 TABLE+=("| GET /healthz again (noise check) | $CONNS | - | $(printf '%.0f' "$R_RPS") | - | $R_P50 | $R_P99 | $(awk -v r="$R_RPS" -v h="$HEALTH_RPS" 'BEGIN {printf "%.1f%%", 100 * r / h}') | $R_NON2XX non-2xx, $R_ERR socket errors |")
+tsv "HTTP GET /healthz again at the end (noise check), $CONNS connections" "$(printf '%.0f' "$R_RPS")" \
+  "requests/s (p50 $R_P50 ms, p99 $R_P99 ms; $R_NON2XX non-2xx, $R_ERR socket errors)" \
+  "GET /healthz at the start" "$(printf '%.0f' "$HEALTH_RPS") requests/s" \
+  "$(awk -v r="$R_RPS" -v h="$HEALTH_RPS" 'BEGIN {printf "%.3g", r / h}')" ""
 
 if grep -qiE 'error|fatal' "$TMP/server.log"; then
   echo "server log has errors:" >&2; grep -iE 'error|fatal' "$TMP/server.log" | head -20 >&2
@@ -137,3 +131,9 @@ echo
 echo "| run | connections | records/body | requests/s | records/s | p50 ms | p99 ms | requests/s ÷ /healthz | check |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
 printf '%s\n' "${TABLE[@]}"
+
+if [[ -n "${RESULTS_TSV:-}" ]]; then
+  printf '%s\n' "${TSV[@]}" >>"$RESULTS_TSV"
+  echo
+  echo "appended ${#TSV[@]} lines to $RESULTS_TSV"
+fi
