@@ -24,6 +24,7 @@ public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePoi
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    checkParserAgreesWithJSONDecoder(bytes)
     for format in [IngestBody.Format.json, .ndjson] {
         for element in IngestBody.elements(of: bytes, format: format) {
             guard case .success(let priced) = element.flatMap(Fuzz.normalizer.normalize).flatMap(Fuzz.pricing.priceWithinLimits) else { continue }
@@ -34,6 +35,21 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         if case .success(let value) = JSONValue.parse(bytes) { _ = Fuzz.normalizer.normalizeCompletion(value) }
     }
     return 0
+}
+
+/// The byte parser must answer as JSONDecoder (the decoder before it) does: the same value, or an
+/// error for the same input. Known, intended differences: the parser's 64-level depth limit, and
+/// JSONDecoder's reading of UTF-16/UTF-32 bodies (ingest bodies are UTF-8).
+func checkParserAgreesWithJSONDecoder(_ bytes: [UInt8]) {
+    let reference = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+    switch JSONValue.parse(bytes) {
+    case .success(let value):
+        precondition(value == reference, "the parser and JSONDecoder disagree: \(value) vs \(String(describing: reference))")
+    case .failure(let error):
+        let utf8 = String(validating: bytes, as: UTF8.self) != nil && !bytes.contains(0)
+        precondition(reference == nil || error.message.contains("nested deeper") || !utf8,
+                     "the parser refused what JSONDecoder reads: \(error.message)")
+    }
 }
 
 enum Fuzz {

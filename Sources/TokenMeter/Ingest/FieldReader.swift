@@ -5,22 +5,51 @@ import Foundation
 struct FieldReader {
     let object: [String: JSONValue]
     let prefix: String
-    private(set) var consumed: Set<String> = []
+    /// The members in flat arrays: a record is probed for ~60 names and aliases, and comparing a
+    /// name with a dozen short keys costs less than hashing it (hashing was the top of the ingest
+    /// profile). Objects with many keys get a hash index instead.
+    private let keys: [String]
+    private let values: [JSONValue]
+    private let indexByKey: [String: Int]?
+    private var consumedFlags: [Bool]
 
     init(_ object: [String: JSONValue], prefix: String = "") {
         self.object = object
         self.prefix = prefix
+        var keys: [String] = []
+        var values: [JSONValue] = []
+        keys.reserveCapacity(object.count)
+        values.reserveCapacity(object.count)
+        for (key, value) in object {
+            keys.append(key)
+            values.append(value)
+        }
+        self.keys = keys
+        self.values = values
+        indexByKey = keys.count > 24 ? Dictionary(uniqueKeysWithValues: zip(keys, keys.indices)) : nil
+        consumedFlags = Array(repeating: false, count: keys.count)
     }
 
-    func has(_ key: String) -> Bool { object[key] != nil }
+    private func index(of name: String) -> Int? {
+        if let indexByKey { return indexByKey[name] }
+        for i in keys.indices where keys[i] == name { return i }
+        return nil
+    }
+
+    func has(_ key: String) -> Bool { index(of: key) != nil }
+
+    /// The keys read so far (present keys only).
+    var consumed: Set<String> { Set(keys.indices.lazy.filter { consumedFlags[$0] }.map { keys[$0] }) }
+
+    func isConsumed(_ key: String) -> Bool { index(of: key).map { consumedFlags[$0] } ?? false }
 
     /// The first present, non-null key among `names`, and its value.
     mutating func take(_ names: [String]) -> (key: String, value: JSONValue)? {
         for name in names {
-            guard let value = object[name] else { continue }
-            consumed.insert(name)
-            if value == .null { continue }
-            return (name, value)
+            guard let i = index(of: name) else { continue }
+            consumedFlags[i] = true
+            if case .null = values[i] { continue }
+            return (name, values[i])
         }
         return nil
     }

@@ -65,7 +65,7 @@ extension RecordNormalizer {
             }
             let units = object["units"] != nil ? try readUnits(&r) : nil
             let (cost, credits, duration, errorType, errorMessage) = try readOutcomeFields(&r)
-            let unknown = object.keys.filter { !r.consumed.contains($0) }.sorted()
+            let unknown = object.keys.filter { !r.isConsumed($0) }.sorted()
             if let field = unknown.first {
                 throw NormalizationError("\(field.prefix(64)): not a field a completion can change (status, usage and token fields, units, cost_usd, credits, duration_ms, error_type, error_message)")
             }

@@ -126,7 +126,7 @@ public struct RecordNormalizer: Sendable {
         }
         // Usage fields laid out at the top level (a logger that spread the provider's usage object).
         var flat: ParsedUsage?
-        if ProviderUsageShape.flatMarkers.contains(where: { object[$0] != nil }) {
+        if ProviderUsageShape.flatMarkers.contains(where: r.has) {
             flat = try ParsedUsage.parse(object, prefix: "")
             for key in flat?.consumedKeys ?? [] { _ = r.take(key) }
         }
@@ -215,7 +215,7 @@ public struct RecordNormalizer: Sendable {
                 metadata[key] = value
             }
         }
-        for (key, value) in object where !r.consumed.contains(key) {
+        for (key, value) in object where !r.isConsumed(key) {
             metadata[key] = value
         }
         guard !metadata.isEmpty else { return nil }

@@ -77,13 +77,35 @@ public final class UsageMetrics: Sendable {
 
     /// Counts one committed, completed record (success or error).
     public func record(_ record: PricedRecord) {
-        add(UsageTotals(record), durationMs: record.record.durationMs)
+        add(UsageTotals(record), durationsMs: record.record.durationMs.map { [$0] } ?? [])
     }
 
-    /// Adds lifetime totals from the store (on start) or one record's figures.
-    public func add(_ totals: UsageTotals, durationMs: Double? = nil) {
+    /// Counts committed, completed records: summed per label set first, so a batch takes the
+    /// lock and the label guards once per label set rather than once per record.
+    public func record(batch records: some Sequence<PricedRecord>) {
+        var groups: [LabelSetKey: (totals: UsageTotals, durationsMs: [Double])] = [:]
+        for record in records where record.record.status != .pending {
+            let totals = UsageTotals(record)
+            let key = LabelSetKey(dimensions: RollupDimensions(record), errorType: totals.errorType)
+            if var group = groups[key] {
+                group.totals.requests ⊕= totals.requests
+                group.totals.tokens ⊕= totals.tokens
+                group.totals.costNanoUSD ⊕= totals.costNanoUSD
+                group.totals.creditsMicro ⊕= totals.creditsMicro
+                group.totals.unpricedRequests ⊕= totals.unpricedRequests
+                if let duration = record.record.durationMs { group.durationsMs.append(duration) }
+                groups[key] = group
+            } else {
+                groups[key] = (totals, record.record.durationMs.map { [$0] } ?? [])
+            }
+        }
+        for group in groups.values { add(group.totals, durationsMs: group.durationsMs) }
+    }
+
+    /// Adds lifetime totals from the store (on start) or the figures of records with one label set.
+    public func add(_ totals: UsageTotals, durationsMs: [Double] = []) {
         guard totals.status != .pending else { return }
-        let handles = state.withLock { $0.handles(for: totals, withDuration: durationMs != nil) }
+        let handles = state.withLock { $0.handles(for: totals, withDuration: !durationsMs.isEmpty) }
         let t = totals.tokens
         (totals.status == .error ? handles.usage.requestsError : handles.usage.requestsSuccess).increment(by: totals.requests)
         if t.input > 0 { handles.usage.tokensInput.increment(by: t.input) }
@@ -95,7 +117,9 @@ public final class UsageMetrics: Sendable {
         if totals.creditsMicro > 0 { handles.usage.credits.increment(by: Money.value(fromMicro: totals.creditsMicro)) }
         if let errors = handles.errors { errors.increment(by: totals.requests) }
         if let unpriced = handles.unpriced, totals.unpricedRequests > 0 { unpriced.increment(by: totals.unpricedRequests) }
-        if let histogram = handles.duration, let durationMs { histogram.record(durationMs / 1000) }
+        if let histogram = handles.duration {
+            for durationMs in durationsMs { histogram.record(durationMs / 1000) }
+        }
     }
 
     /// Pending records per (service, operation, model). A series is removed when it reaches 0, so the
@@ -153,4 +177,10 @@ public final class UsageMetrics: Sendable {
 
     /// Prometheus text format 0.0.4.
     public func exposition() -> [UInt8] { registry.emitToBuffer() }
+}
+
+/// The labels of a record's usage series (before the cardinality guard).
+private struct LabelSetKey: Hashable {
+    var dimensions: RollupDimensions
+    var errorType: String?
 }

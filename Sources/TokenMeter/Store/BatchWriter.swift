@@ -54,13 +54,11 @@ public struct BatchWriter: Service {
             let elapsed = ContinuousClock.now - start
             metrics.storeWrite(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             metrics.setQueueDepth(queue.depth)
-            for (record, outcome) in zip(records, outcomes) where outcome == .accepted {
-                if record.record.status == .pending {
-                    metrics.pendingChanged(service: record.record.service, operation: record.record.operation, model: record.model, by: 1)
-                } else {
-                    metrics.record(record)
-                }
+            let accepted = zip(records, outcomes).lazy.filter { $0.1 == .accepted }.map(\.0)
+            for record in accepted where record.record.status == .pending {
+                metrics.pendingChanged(service: record.record.service, operation: record.record.operation, model: record.model, by: 1)
             }
+            metrics.record(batch: accepted)
             var offset = 0
             for item in batch {
                 item.continuation.resume(returning: Array(outcomes[offset..<(offset + item.records.count)]))

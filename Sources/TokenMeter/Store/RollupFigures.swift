@@ -80,6 +80,7 @@ public struct RollupDimensions: Sendable, Hashable {
 }
 
 public struct UserDayDelta: Sendable, Equatable {
+    public var userID: String
     public var plan: String?
     public var paying = false
     public var requests: Int64 = 0
@@ -88,52 +89,77 @@ public struct UserDayDelta: Sendable, Equatable {
     public var creditsMicro: Int64 = 0
 }
 
+/// Rollup keys seen in one batch, each hashed once per record: the aggregates below are keyed by
+/// its small integer ids instead of six strings (hashing was the top of the writer's profile).
+public struct DimensionTable: Sendable {
+    private var ids: [RollupDimensions: Int] = [:]
+    private(set) var all: [RollupDimensions] = []
+
+    public init() {}
+
+    public mutating func id(_ dimensions: RollupDimensions) -> Int {
+        if let id = ids[dimensions] { return id }
+        ids[dimensions] = all.count
+        all.append(dimensions)
+        return all.count - 1
+    }
+
+    public subscript(id: Int) -> RollupDimensions { all[id] }
+}
+
 /// Everything one transaction adds to the rollup tables, aggregated in memory first so each
 /// affected row is upserted once per batch.
 public struct BatchAggregate: Sendable {
-    public struct BucketKey: Hashable, Sendable {
-        public var bucket: Int64
-        public var dimensions: RollupDimensions
+    struct BucketKey: Hashable {
+        var granularity: Granularity
+        var bucket: Int64
+        var dimension: Int
     }
 
-    public struct UserDayKey: Hashable, Sendable {
-        public var day: Int64
-        public var userID: String
+    struct UserDayKey: Hashable {
+        var day: Int64
+        var userOrdinal: Int64
     }
 
-    public var rollups: [Granularity: [BucketKey: RollupFigures]] = [:]
-    public var userDays: [UserDayKey: UserDayDelta] = [:]
-    public var userSets = UserSetAggregate()
-    public var lifetime: [[String]: UsageTotals] = [:]
+    struct LifetimeKey: Hashable {
+        var dimension: Int
+        var errorType: String?
+    }
+
+    public private(set) var dimensions = DimensionTable()
+    private(set) var rollups: [BucketKey: RollupFigures] = [:]
+    private(set) var userDays: [UserDayKey: UserDayDelta] = [:]
+    public private(set) var userSets = UserSetAggregate()
+    private(set) var lifetime: [LifetimeKey: UsageTotals] = [:]
 
     public init() {}
 
     public var isEmpty: Bool { lifetime.isEmpty }
 
-    /// Adds one completed (success or error) record; `userOrdinal` is the store's ordinal of its user id.
+    /// Adds one completed (success or error) record; `userOrdinal` is the store's ordinal of its
+    /// user id (present exactly when the record has a user id).
     public mutating func add(_ record: PricedRecord, userOrdinal: Int64?) {
         precondition(record.record.status != .pending)
         let ms = record.record.timestamp.unixMilliseconds
         let figures = RollupFigures(record)
-        let dimensions = RollupDimensions(record)
+        let dimension = dimensions.id(RollupDimensions(record))
         for granularity in Granularity.allCases {
-            rollups[granularity, default: [:]][BucketKey(bucket: granularity.bucket(ms), dimensions: dimensions), default: RollupFigures()] += figures
+            rollups[BucketKey(granularity: granularity, bucket: granularity.bucket(ms), dimension: dimension), default: RollupFigures()] += figures
         }
-        if let userOrdinal {
-            userSets.add(userOrdinal, at: ms, dimensions: dimensions, paying: record.record.paying == true)
-        }
-        if let user = record.record.userID {
-            var delta = userDays[UserDayKey(day: Granularity.day.bucket(ms), userID: user)] ?? UserDayDelta()
+        if let userOrdinal, let user = record.record.userID {
+            userSets.add(userOrdinal, at: ms, dimension: dimension, paying: record.record.paying == true)
+            let key = UserDayKey(day: Granularity.day.bucket(ms), userOrdinal: userOrdinal)
+            var delta = userDays[key] ?? UserDayDelta(userID: user)
             delta.plan = record.record.plan ?? delta.plan
             delta.paying = delta.paying || record.record.paying == true
             delta.requests += 1
             delta.errors += figures.errors
             delta.costNanoUSD += record.costNanoUSD
             delta.creditsMicro += record.creditsMicro
-            userDays[UserDayKey(day: Granularity.day.bucket(ms), userID: user)] = delta
+            userDays[key] = delta
         }
         let totals = UsageTotals(record)
-        let key = [totals.service, totals.operation, totals.category, totals.provider, totals.model, totals.status.rawValue, totals.errorType ?? ""]
+        let key = LifetimeKey(dimension: dimension, errorType: totals.errorType)
         if var existing = lifetime[key] {
             existing.requests ⊕= totals.requests
             existing.tokens ⊕= totals.tokens
@@ -145,28 +171,33 @@ public struct BatchAggregate: Sendable {
             lifetime[key] = totals
         }
     }
+
+    /// The lifetime totals of the batch, one per (rollup key, error type).
+    var totals: Dictionary<LifetimeKey, UsageTotals>.Values { lifetime.values }
 }
 
-/// The users of one batch per (bucket, rollup key, paying), at the granularities user sets are kept at.
+/// The users of one batch per (bucket, rollup key, paying), at the granularities user sets are
+/// kept at. Rollup keys are ids in the `DimensionTable` the aggregate is written with.
 public struct UserSetAggregate: Sendable {
-    public struct Key: Hashable, Sendable {
-        public var bucket: Int64
-        public var dimensions: RollupDimensions
-        public var paying: Bool
+    struct Key: Hashable {
+        var granularity: Granularity
+        var bucket: Int64
+        var dimension: Int
+        var paying: Bool
     }
 
     /// Hours answer the edges of a range, days the rest; minutes would cost more than the raw records they replace.
     public static let granularities: [Granularity] = [.hour, .day]
 
-    public var sets: [Granularity: [Key: UserSet]] = [:]
+    private(set) var sets: [Key: UserSet] = [:]
 
     public init() {}
 
     public var isEmpty: Bool { sets.isEmpty }
 
-    public mutating func add(_ userOrdinal: Int64, at ms: Int64, dimensions: RollupDimensions, paying: Bool) {
+    public mutating func add(_ userOrdinal: Int64, at ms: Int64, dimension: Int, paying: Bool) {
         for granularity in Self.granularities {
-            sets[granularity, default: [:]][Key(bucket: granularity.bucket(ms), dimensions: dimensions, paying: paying), default: UserSet()]
+            sets[Key(granularity: granularity, bucket: granularity.bucket(ms), dimension: dimension, paying: paying), default: UserSet()]
                 .insert(userOrdinal)
         }
     }

@@ -94,24 +94,28 @@ public final class SQLiteStore: UsageStore {
         return result
     }
 
+    private static let rollupUpsertSQL: [Granularity: String] = StoreSchema.rollupTables.mapValues { table in
+        let figures = StoreSchema.figureColumns
+        return """
+            INSERT INTO \(table) (bucket, service, operation, category, provider, model, status, \(figures.joined(separator: ", ")))
+            VALUES (?, ?, ?, ?, ?, ?, ?, \(figures.map { _ in "?" }.joined(separator: ", ")))
+            ON CONFLICT (bucket, service, operation, category, provider, model, status) DO UPDATE SET
+            \(figures.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", "))
+            """
+    }
+
     /// Upserts the rollup, user-day and lifetime rows of one batch.
     static func write(_ aggregate: BatchAggregate, _ db: Database) throws {
         guard !aggregate.isEmpty else { return }
-        let figures = StoreSchema.figureColumns
-        for (granularity, rows) in aggregate.rollups {
-            let table = StoreSchema.rollupTables[granularity]!
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO \(table) (bucket, service, operation, category, provider, model, status, \(figures.joined(separator: ", ")))
-                VALUES (?, ?, ?, ?, ?, ?, ?, \(figures.map { _ in "?" }.joined(separator: ", ")))
-                ON CONFLICT (bucket, service, operation, category, provider, model, status) DO UPDATE SET
-                \(figures.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", "))
-                """)
-            for (key, value) in rows {
-                let d = key.dimensions
-                var arguments: [(any DatabaseValueConvertible)?] = [key.bucket, d.service, d.operation, d.category, d.provider, d.model, d.status]
-                arguments += value.columnValues.map { $0 as (any DatabaseValueConvertible)? }
-                try statement.execute(arguments: StatementArguments(arguments))
-            }
+        var statements: [Granularity: Statement] = [:]
+        for granularity in Granularity.allCases {
+            statements[granularity] = try db.cachedStatement(sql: rollupUpsertSQL[granularity]!)
+        }
+        for (key, value) in aggregate.rollups {
+            let d = aggregate.dimensions[key.dimension]
+            var arguments: [(any DatabaseValueConvertible)?] = [key.bucket, d.service, d.operation, d.category, d.provider, d.model, d.status]
+            arguments += value.columnValues.map { $0 as (any DatabaseValueConvertible)? }
+            try statements[key.granularity]!.execute(arguments: StatementArguments(arguments))
         }
         let userDay = try db.cachedStatement(sql: """
             INSERT INTO user_day (day, user_id, plan, paying, requests, errors, cost_nano, credits_micro)
@@ -122,10 +126,10 @@ public final class SQLiteStore: UsageStore {
                 cost_nano = cost_nano + excluded.cost_nano, credits_micro = credits_micro + excluded.credits_micro
             """)
         for (key, delta) in aggregate.userDays {
-            try userDay.execute(arguments: [key.day, key.userID, delta.plan, delta.paying ? 1 : 0, delta.requests,
+            try userDay.execute(arguments: [key.day, delta.userID, delta.plan, delta.paying ? 1 : 0, delta.requests,
                                             delta.errors, delta.costNanoUSD, delta.creditsMicro])
         }
-        try UserSetTables.write(aggregate.userSets, db)
+        try UserSetTables.write(aggregate.userSets, dimensions: aggregate.dimensions, db)
         let lifetime = try db.cachedStatement(sql: """
             INSERT INTO lifetime_totals (service, operation, category, provider, model, status, error_type, requests,
                 input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nano,
@@ -140,7 +144,7 @@ public final class SQLiteStore: UsageStore {
                 cost_nano = cost_nano + excluded.cost_nano, credits_micro = credits_micro + excluded.credits_micro,
                 unpriced_requests = unpriced_requests + excluded.unpriced_requests
             """)
-        for totals in aggregate.lifetime.values {
+        for totals in aggregate.totals {
             let t = totals.tokens
             try lifetime.execute(arguments: [totals.service, totals.operation, totals.category, totals.provider, totals.model,
                                              totals.status.rawValue, totals.errorType ?? "", totals.requests, t.input,

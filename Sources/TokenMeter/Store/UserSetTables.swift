@@ -23,22 +23,23 @@ enum UserSetTables {
         return data
     }
 
-    static func write(_ aggregate: UserSetAggregate, _ db: Database) throws {
-        for (granularity, sets) in aggregate.sets {
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO \(StoreSchema.userSetTables[granularity]!)
-                    (bucket, service, operation, category, provider, model, status, paying, chunk, members)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (bucket, service, operation, category, provider, model, status, paying, chunk) DO UPDATE SET
-                    members = \(unionFunction)(members, excluded.members)
-                    WHERE NOT \(containsFunction)(members, excluded.members)
-                """)
-            for (key, set) in sets {
-                let d = key.dimensions
-                for (chunk, data) in set.encodedChunks {
-                    try statement.execute(arguments: [key.bucket, d.service, d.operation, d.category, d.provider, d.model,
-                                                      d.status, key.paying, chunk, data])
-                }
+    private static let upsertSQL: [Granularity: String] = StoreSchema.userSetTables.mapValues { table in
+        """
+        INSERT INTO \(table) (bucket, service, operation, category, provider, model, status, paying, chunk, members)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (bucket, service, operation, category, provider, model, status, paying, chunk) DO UPDATE SET
+            members = \(unionFunction)(members, excluded.members)
+            WHERE NOT \(containsFunction)(members, excluded.members)
+        """
+    }
+
+    static func write(_ aggregate: UserSetAggregate, dimensions: DimensionTable, _ db: Database) throws {
+        for (key, set) in aggregate.sets {
+            let statement = try db.cachedStatement(sql: upsertSQL[key.granularity]!)
+            let d = dimensions[key.dimension]
+            for (chunk, data) in set.encodedChunks {
+                try statement.execute(arguments: [key.bucket, d.service, d.operation, d.category, d.provider, d.model,
+                                                  d.status, key.paying, chunk, data])
             }
         }
     }
@@ -57,19 +58,20 @@ enum UserSetTables {
             WHERE user_ordinal IS NOT NULL AND status != 'pending'
             """)
         var aggregate = UserSetAggregate()
+        var dimensions = DimensionTable()
         var pending = 0
         while let row = try rows.next() {
-            let dimensions = RollupDimensions(service: row[1], operation: row[2], category: row[3], provider: row[4],
-                                              model: row[5], status: row[6])
-            aggregate.add(row[8], at: row[0], dimensions: dimensions, paying: (row[7] as Bool?) == true)
+            let dimension = dimensions.id(RollupDimensions(service: row[1], operation: row[2], category: row[3],
+                                                           provider: row[4], model: row[5], status: row[6]))
+            aggregate.add(row[8], at: row[0], dimension: dimension, paying: (row[7] as Bool?) == true)
             pending += 1
             if pending == 100_000 {
-                try write(aggregate, db)
+                try write(aggregate, dimensions: dimensions, db)
                 aggregate = UserSetAggregate()
                 pending = 0
             }
         }
-        try write(aggregate, db)
+        try write(aggregate, dimensions: dimensions, db)
     }
 
     /// Adds the users of one plan segment to `groups`, keyed by the query's `groupBy` values.
