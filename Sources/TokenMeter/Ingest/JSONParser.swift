@@ -3,7 +3,8 @@
 /// share of server CPU. It keeps JSONDecoder's answers: numbers with an exact Int64 value (`1.0`,
 /// `1e3`, `5.7e+17` as the integer the decimal text denotes) are `.int`, other numbers `.double`;
 /// non-finite numbers, invalid UTF-8, raw control characters and lone surrogates are errors; a
-/// repeated key keeps its first value, and the later values are only checked for syntax; a
+/// repeated key keeps its first value, and its later values are checked for structure but not for
+/// number ranges, leading zeros or string contents (JSONDecoder only skims them too); a
 /// trailing comma before `]` or `}` is accepted. The depth limit is checked while parsing.
 struct JSONParser {
     struct Failure: Error {
@@ -282,7 +283,8 @@ struct JSONParser {
         }
         let integerDigits = index - integerStart
         guard integerDigits > 0 else { throw unexpected() }
-        guard !(integerDigits > 1 && bytes[integerStart] == 0x30) else { throw failure("number with a leading zero") }
+        // JSONDecoder checks the digits of a repeated key's dropped value only when converting it.
+        guard !(integerDigits > 1 && bytes[integerStart] == 0x30) || skipping > 0 else { throw failure("number with a leading zero") }
         let integerEnd = index
         var fraction = integerEnd..<integerEnd
         var exponent = 0
