@@ -317,8 +317,10 @@ struct JSONParser {
             if skipping > 0 { return .null }
             throw Failure(message: "number \(text) at byte \(start) is out of range")
         }
-        // Decimal text too small for a Double reads as 0, which JSONDecoder gives as an integer.
-        return double == 0 ? .int(0) : .double(double)
+        // Like JSONDecoder: a Double that holds an integer exactly (below 2^53: 1e15 + 1e-19 reads as
+        // 1e15, 1e-400 as 0) is that integer.
+        if abs(double) < 9_007_199_254_740_992, let exact = Int64(exactly: double) { return .int(exact) }
+        return .double(double)
     }
 
     private static func signed(_ magnitude: UInt64, negative: Bool) -> Int64? {

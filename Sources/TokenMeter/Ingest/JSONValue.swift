@@ -79,6 +79,33 @@ extension JSONValue {
         return bytes.withContiguousStorageIfAvailable(run) ?? Array(bytes).withUnsafeBufferPointer(run)
     }
 
+    /// Equal, except that numbers beyond 2^53 (where a Double cannot tell neighbouring integers
+    /// apart) may differ in their last bit and in being `.int` or `.double`: how the byte parser is
+    /// compared with JSONDecoder, which rounds such literals its own way.
+    public func isEquivalent(to other: JSONValue) -> Bool {
+        switch (self, other) {
+        case (.array(let a), .array(let b)):
+            return a.count == b.count && zip(a, b).allSatisfy { $0.isEquivalent(to: $1) }
+        case (.object(let a), .object(let b)):
+            return a.count == b.count && a.allSatisfy { key, value in b[key].map { value.isEquivalent(to: $0) } ?? false }
+        case (.int, .double), (.double, .int), (.double, .double), (.int, .int):
+            guard let x = number, let y = other.number else { return false }
+            if self == other { return true }
+            let magnitude = max(abs(x), abs(y))
+            return magnitude >= 9_007_199_254_740_992 && abs(x - y) <= magnitude * 4 * Double.ulpOfOne
+        default:
+            return self == other
+        }
+    }
+
+    private var number: Double? {
+        switch self {
+        case .int(let i): Double(i)
+        case .double(let d): d
+        default: nil
+        }
+    }
+
     /// Encodes with sorted keys so equal metadata always serializes to the same bytes.
     public func serialized() -> String {
         let encoder = JSONEncoder()

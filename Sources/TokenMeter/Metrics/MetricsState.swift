@@ -37,33 +37,35 @@ struct MetricsState {
         }
     }
 
+    /// `totals` may sum several records (a batch): overflows are counted once per record.
     mutating func handles(for totals: UsageTotals, withDuration: Bool) -> RecordHandles {
-        let service = guarded("service", totals.service)
-        let operation = guarded("operation", totals.operation)
-        let category = guarded("category", totals.category)
-        let provider = guarded("provider", totals.provider)
-        let model = guarded("model", totals.model)
+        let records = max(1, totals.requests)
+        let service = guarded("service", totals.service, records)
+        let operation = guarded("operation", totals.operation, records)
+        let category = guarded("category", totals.category, records)
+        let provider = guarded("provider", totals.provider, records)
+        let model = guarded("model", totals.model, records)
         // tokens_total has four series per label set, so it bounds how many label sets fit.
-        let usageKey = bounded([service, operation, category, provider, model], in: usage, limit: limits.maxSeriesPerMetric / 4)
+        let usageKey = bounded([service, operation, category, provider, model], in: usage, limit: limits.maxSeriesPerMetric / 4, records)
         let usageHandles = usage[usageKey] ?? makeUsageHandles(usageKey)
         usage[usageKey] = usageHandles
 
         var errorCounter: Counter?
         if totals.status == .error {
-            let errorType = guarded("error_type", totals.errorType ?? "unknown")
-            let key = bounded([service, operation, provider, model, errorType], in: errors, limit: limits.maxSeriesPerMetric)
+            let errorType = guarded("error_type", totals.errorType ?? "unknown", records)
+            let key = bounded([service, operation, provider, model, errorType], in: errors, limit: limits.maxSeriesPerMetric, records)
             errorCounter = errors[key] ?? counter(MetricNames.errors, ["service", "operation", "provider", "model", "error_type"], key)
             errors[key] = errorCounter
         }
         var unpricedCounter: Counter?
         if totals.unpricedRequests > 0 {
-            let key = bounded([provider, model], in: unpriced, limit: limits.maxSeriesPerMetric)
+            let key = bounded([provider, model], in: unpriced, limit: limits.maxSeriesPerMetric, totals.unpricedRequests)
             unpricedCounter = unpriced[key] ?? counter(MetricNames.unpriced, ["provider", "model"], key)
             unpriced[key] = unpricedCounter
         }
         var histogram: ValueHistogram?
         if withDuration {
-            let key = bounded([service, operation, provider, model], in: durations, limit: limits.maxSeriesPerMetric)
+            let key = bounded([service, operation, provider, model], in: durations, limit: limits.maxSeriesPerMetric, records)
             histogram = durations[key] ?? registry.makeValueHistogram(
                 descriptor: MetricNames.descriptor(MetricNames.duration), labels: zip(["service", "operation", "provider", "model"], key).map { ($0, $1) },
                 buckets: MetricNames.durationBuckets)
@@ -103,26 +105,26 @@ struct MetricsState {
         return gauge
     }
 
-    private mutating func guarded(_ label: String, _ value: String) -> String {
+    private mutating func guarded(_ label: String, _ value: String, _ records: Int64 = 1) -> String {
         var labelGuard = guards[label] ?? LabelGuard(maxValues: limits.maxValuesPerLabel)
         let (admitted, overflowed) = labelGuard.admit(value)
         guards[label] = labelGuard
-        if overflowed { countOverflow(label) }
+        if overflowed { countOverflow(label, records) }
         return admitted
     }
 
     /// `key` if the cache has it or room for it, else the all-`__other__` key (which always fits).
-    private mutating func bounded<V>(_ key: [String], in cache: [[String]: V], limit: Int) -> [String] {
+    private mutating func bounded<V>(_ key: [String], in cache: [[String]: V], limit: Int, _ records: Int64 = 1) -> [String] {
         if cache[key] != nil || cache.count < limit { return key }
-        countOverflow("__series__")
+        countOverflow("__series__", records)
         return Array(repeating: LabelGuard.overflowValue, count: key.count)
     }
 
-    private mutating func countOverflow(_ label: String) {
+    private mutating func countOverflow(_ label: String, _ records: Int64 = 1) {
         let counter = overflow[label] ?? registry.makeCounter(
             descriptor: MetricNames.descriptor(MetricNames.labelOverflow), labels: [("label", label)])
         overflow[label] = counter
-        counter.increment()
+        counter.increment(by: max(1, records))
     }
 
     private func counter(_ name: String, _ labelNames: [String], _ values: [String]) -> Counter {

@@ -84,6 +84,8 @@ public final class UsageMetrics: Sendable {
     /// lock and the label guards once per label set rather than once per record.
     public func record(batch records: some Sequence<PricedRecord>) {
         var groups: [LabelSetKey: (totals: UsageTotals, durationsMs: [Double])] = [:]
+        // In order of first appearance, so the label guards admit values in arrival order.
+        var order: [LabelSetKey] = []
         for record in records where record.record.status != .pending {
             let totals = UsageTotals(record)
             let key = LabelSetKey(dimensions: RollupDimensions(record), errorType: totals.errorType)
@@ -97,9 +99,10 @@ public final class UsageMetrics: Sendable {
                 groups[key] = group
             } else {
                 groups[key] = (totals, record.record.durationMs.map { [$0] } ?? [])
+                order.append(key)
             }
         }
-        for group in groups.values { add(group.totals, durationsMs: group.durationsMs) }
+        for key in order { add(groups[key]!.totals, durationsMs: groups[key]!.durationsMs) }
     }
 
     /// Adds lifetime totals from the store (on start) or the figures of records with one label set.

@@ -21,16 +21,17 @@ extension SQLiteStore {
     }
 
     /// `levels`: the granularities the answer's tables are kept at (figures: all; user sets: hour and day).
+    /// `completeFrom`: the rollups hold nothing exact before it (user sets of an upgraded store).
     static func plan(for query: FigureQuery, retention: RetentionPolicy, now: Date,
-                     levels: [Granularity] = Granularity.allCases) -> QueryPlan {
+                     levels: [Granularity] = Granularity.allCases, completeFrom: Int64 = Int64.min) -> QueryPlan {
         let from = query.from.unixMilliseconds
         let to = query.to.unixMilliseconds
         func oldest(_ source: QueryPlan.Source) -> Int64 {
             switch source {
             case .raw: retention.oldestKept(nil, now: now).unixMilliseconds
             case .rollup(let g) where !levels.contains(g): QueryPlan.never
-            case .rollup(.day): Int64.min
-            case .rollup(let g): retention.oldestKept(g, now: now).unixMilliseconds
+            case .rollup(.day): completeFrom
+            case .rollup(let g): max(retention.oldestKept(g, now: now).unixMilliseconds, completeFrom)
             }
         }
         if query.needsRaw {
@@ -80,7 +81,8 @@ extension SQLiteStore {
     }
 
     public func activeUsers(_ query: FigureQuery, paying: Bool?, retention: RetentionPolicy, now: Date) async throws -> ActiveUsers {
-        let plan = Self.plan(for: query, retention: retention, now: now, levels: UserSetAggregate.granularities)
+        let plan = Self.plan(for: query, retention: retention, now: now, levels: UserSetAggregate.granularities,
+                             completeFrom: userSetsCompleteFrom)
         return try await pool.read { db in
             var groups: [[String]: UserSet] = [:]
             for segment in plan.segments {

@@ -22,6 +22,9 @@ public final class SQLiteStore: UsageStore {
     }
     public let path: String
     let userOrdinals = UserOrdinals()
+    /// Where user sets start to hold every user (Int64.min, or the oldest raw record kept when a
+    /// store written before user sets was upgraded).
+    let userSetsCompleteFrom: Int64
 
     public init(path: String, synchronous: Synchronous = .full, readonly: Bool = false) throws {
         var config = Configuration()
@@ -40,7 +43,16 @@ public final class SQLiteStore: UsageStore {
         }
         self.path = path
         self.pool = try DatabasePool(path: path, configuration: config)
-        if !readonly { try StoreSchema.migrator.migrate(pool) }
+        if readonly {
+            guard try pool.read({ try StoreSchema.migrator.hasCompletedMigrations($0) }) else {
+                throw StoreError("\(path) was written by an older tokenmeter: start `tokenmeter serve` on it once to upgrade it, then read it")
+            }
+        } else {
+            try StoreSchema.migrator.migrate(pool)
+        }
+        userSetsCompleteFrom = try pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'user_sets_complete_from'")
+        } ?? Int64.min
     }
 
     // MARK: - Writes

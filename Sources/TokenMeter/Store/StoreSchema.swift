@@ -120,6 +120,15 @@ enum StoreSchema {
                     ) WITHOUT ROWID
                     """)
             }
+            // Sets are complete only from the oldest raw record kept at this upgrade (older days
+            // have only day rollups and user_day): the planner treats older time as not covered.
+            try db.execute(sql: """
+                CREATE TABLE store_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                INSERT INTO store_meta (key, value)
+                SELECT 'user_sets_complete_from',
+                    coalesce((SELECT min(ts) FROM usage_records), (SELECT max(bucket) + 86400000 FROM rollup_day))
+                WHERE EXISTS (SELECT 1 FROM rollup_day);
+                """)
             try UserSetTables.backfill(db)
         }
         return migrator

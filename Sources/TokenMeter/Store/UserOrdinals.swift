@@ -16,7 +16,10 @@ final class UserOrdinals: Sendable {
     }
 
     func ordinal(of user: String, _ db: Database, _ resolved: inout Resolved) throws -> Int64 {
-        if let known = resolved.ordinals[user] ?? cache.withLock({ $0[user] }) { return known }
+        // Swift compares strings by canonical equivalence, SQLite by bytes: "café" in NFC and NFD
+        // are one dictionary key but two user ids. Only ASCII ids (where the two agree) are cached.
+        let cacheable = user.utf8.allSatisfy { $0 < 0x80 }
+        if cacheable, let known = resolved.ordinals[user] ?? cache.withLock({ $0[user] }) { return known }
         let select = try db.cachedStatement(sql: "SELECT ordinal FROM user_ordinals WHERE user_id = ?")
         let ordinal: Int64
         if let existing = try Int64.fetchOne(select, arguments: [user]) {
@@ -25,7 +28,7 @@ final class UserOrdinals: Sendable {
             try db.cachedStatement(sql: "INSERT INTO user_ordinals (user_id) VALUES (?)").execute(arguments: [user])
             ordinal = db.lastInsertedRowID
         }
-        resolved.ordinals[user] = ordinal
+        if cacheable { resolved.ordinals[user] = ordinal }
         return ordinal
     }
 

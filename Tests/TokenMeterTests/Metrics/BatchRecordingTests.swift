@@ -29,6 +29,25 @@ struct BatchRecordingTests {
         #expect(differing.isEmpty, "\(differing.prefix(5).map { "\($0): batch \(a[$0] ?? -1), one by one \(e[$0] ?? -1)" })")
     }
 
+    /// Past the cardinality guard, the overflow counter still counts folded records, not batches.
+    @Test func overflowsAreCountedPerRecordInABatch() {
+        var generator = RandomUsage(rng: SeededGenerator(seed: 9), start: Date(timeIntervalSince1970: 1_764_000_000), span: 86_400)
+        let records = (0..<500).map { i -> PricedRecord in
+            var r = generator.record(id: "o\(i)", status: .success)
+            r.model = "model-\(i % 7)"  // 7 models, 3 admitted
+            return r
+        }
+        let limits = MetricsLimits(maxValuesPerLabel: 3, maxSeriesPerMetric: 10_000)
+        let oneByOne = UsageMetrics(limits: limits, version: "test")
+        for record in records { oneByOne.record(record) }
+        let batched = UsageMetrics(limits: limits, version: "test")
+        batched.record(batch: records)
+        let overflow = #"tokenmeter_label_overflow_total{label="model"}"#
+        let expected = Self.samples(String(decoding: oneByOne.exposition(), as: UTF8.self))[overflow]
+        #expect(expected != nil && expected! > 100)
+        #expect(Self.samples(String(decoding: batched.exposition(), as: UTF8.self))[overflow] == expected)
+    }
+
     /// Sample lines by series.
     static func samples(_ text: String) -> [String: Double] {
         var result: [String: Double] = [:]

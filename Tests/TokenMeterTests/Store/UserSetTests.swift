@@ -77,7 +77,8 @@ struct UserSetTests {
         #expect(chunks.count == 2 && chunks.allSatisfy { $0 == UserSet.bitmapBytes })  // ordinals 1...7432: chunks 0 and 1, both dense
     }
 
-    /// A store written before user sets existed gets ordinals and sets from its raw records.
+    /// A store written before user sets existed gets ordinals and sets from its raw records, and
+    /// time before its oldest raw record is flagged, not counted as no users.
     @Test func migrationBackfillsUserSetsFromRawRecords() async throws {
         let directory = temporaryDirectory()
         let current = try SQLiteStore(path: directory.appendingPathComponent("current.sqlite").path, synchronous: .normal)
@@ -92,6 +93,7 @@ struct UserSetTests {
         try await old.writeWithoutTransaction { db in
             try db.execute(sql: "ATTACH DATABASE ? AS current", arguments: [current.path])
             try db.execute(sql: "INSERT INTO usage_records (\(v1Columns)) SELECT \(v1Columns) FROM current.usage_records")
+            try db.execute(sql: "INSERT INTO rollup_day SELECT * FROM current.rollup_day")
             try db.execute(sql: "DETACH DATABASE current")
         }
         try old.close()
@@ -102,7 +104,13 @@ struct UserSetTests {
             let expected = try await current.activeUsers(query, paying: nil, retention: RetentionPolicy(), now: now)
             let actual = try await migrated.activeUsers(query, paying: nil, retention: RetentionPolicy(), now: now)
             #expect(actual.groups.mapValues(\.count) == expected.groups.mapValues(\.count))
-            #expect(!actual.groups.isEmpty)
+            #expect(!actual.groups.isEmpty && !actual.rounded)
         }
+        // Later, raw records older than 5 days are gone: before the oldest raw record at the upgrade
+        // the upgraded store has only rollups, so that part is flagged instead of counted as no users.
+        let shortRaw = RetentionPolicy(rawDays: 5, minuteRollupDays: 2, hourRollupDays: 5)
+        let older = FigureQuery(from: now.addingTimeInterval(-30.5 * 86400), to: now)  // whole UTC days, then hours
+        #expect(try await migrated.activeUsers(older, paying: nil, retention: shortRaw, now: now).rounded)
+        #expect(try await !current.activeUsers(older, paying: nil, retention: shortRaw, now: now).rounded)
     }
 }
