@@ -120,7 +120,7 @@ struct JSONParser {
                 }
             } catch {
                 var located = error
-                located.reversedPath.append(".\(key)")
+                located.reversedPath.append(".\(key.count > 64 ? key.prefix(64) + "…" : key)")
                 throw located
             }
             skipWhitespace()

@@ -51,7 +51,8 @@ public final class SQLiteStore: UsageStore {
             try StoreSchema.migrator.migrate(pool)
         }
         userSetsCompleteFrom = try pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'user_sets_complete_from'")
+            guard try db.tableExists("store_meta") else { return nil }  // stores made during development of v2
+            return try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'user_sets_complete_from'")
         } ?? Int64.min
     }
 

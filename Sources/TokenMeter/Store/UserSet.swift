@@ -15,6 +15,10 @@ public struct UserSet: Sendable, Equatable {
 
     /// Chunk number → 64 words of membership bits.
     private(set) var chunks: [Int64: [UInt64]] = [:]
+    /// A set of up to `maxFew` members is a plain list until it grows (a report grouped by user has
+    /// one small set per user: a 512-byte chunk each would cost gigabytes for a million users).
+    private var few: [Int64] = []
+    private static let maxFew = 16
 
     public init() {}
 
@@ -22,25 +26,52 @@ public struct UserSet: Sendable, Equatable {
         for ordinal in ordinals { insert(ordinal) }
     }
 
+    public static func == (a: UserSet, b: UserSet) -> Bool { a.spilled.chunks == b.spilled.chunks }
+
     public var count: Int {
-        chunks.values.reduce(0) { total, words in total + words.reduce(0) { $0 + $1.nonzeroBitCount } }
+        few.count + chunks.values.reduce(0) { total, words in total + words.reduce(0) { $0 + $1.nonzeroBitCount } }
     }
 
-    public var isEmpty: Bool { chunks.isEmpty }
+    public var isEmpty: Bool { few.isEmpty && chunks.isEmpty }
 
     public mutating func insert(_ ordinal: Int64) {
         precondition(ordinal >= 0, "user ordinals are non-negative")
+        if chunks.isEmpty {
+            if !few.contains(ordinal) { few.append(ordinal) }
+            if few.count > Self.maxFew { spill() }
+            return
+        }
+        setBit(ordinal)
+    }
+
+    private mutating func setBit(_ ordinal: Int64) {
         let bit = Int(ordinal & Int64(Self.chunkBits - 1))
         chunks[ordinal >> Self.chunkShift, default: Self.emptyWords][bit >> 6] |= 1 << UInt64(bit & 63)
     }
 
+    /// Moves the plain list into chunks.
+    private mutating func spill() {
+        for ordinal in few { setBit(ordinal) }
+        few = []
+    }
+
+    private var spilled: UserSet {
+        var copy = self
+        copy.spill()
+        return copy
+    }
+
     public func contains(_ ordinal: Int64) -> Bool {
+        if few.contains(ordinal) { return true }
         guard ordinal >= 0, let words = chunks[ordinal >> Self.chunkShift] else { return false }
         let bit = Int(ordinal & Int64(Self.chunkBits - 1))
         return words[bit >> 6] & (1 << UInt64(bit & 63)) != 0
     }
 
     public mutating func formUnion(_ other: UserSet) {
+        for ordinal in other.few { insert(ordinal) }
+        guard !other.chunks.isEmpty else { return }
+        spill()
         for (chunk, words) in other.chunks {
             if var mine = chunks.removeValue(forKey: chunk) {
                 for i in 0..<Self.wordsPerChunk { mine[i] |= words[i] }
@@ -53,6 +84,7 @@ public struct UserSet: Sendable, Equatable {
 
     /// Adds the members of one stored chunk.
     mutating func formUnion(chunk: Int64, encoded: Data) throws {
+        spill()
         var words = chunks.removeValue(forKey: chunk) ?? Self.emptyWords
         defer { chunks[chunk] = words }
         try Self.decode(encoded, into: &words)
@@ -60,7 +92,7 @@ public struct UserSet: Sendable, Equatable {
 
     /// (chunk number, stored form) of every non-empty chunk.
     var encodedChunks: [(chunk: Int64, data: Data)] {
-        chunks.sorted { $0.key < $1.key }.map { ($0.key, Self.encode($0.value)) }
+        spilled.chunks.sorted { $0.key < $1.key }.map { ($0.key, Self.encode($0.value)) }
     }
 
     static var emptyWords: [UInt64] { Array(repeating: 0, count: wordsPerChunk) }

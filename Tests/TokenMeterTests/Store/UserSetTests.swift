@@ -28,13 +28,29 @@ struct UserSetTests {
         #expect(a.contains(4097) && a.contains(9_999_999) && !a.contains(3))
     }
 
+    /// Small sets are plain lists until they grow: the same members compare, count and union the
+    /// same whichever form they are in.
+    @Test func smallSetsBehaveLikeChunkedOnes() throws {
+        for size in [0, 1, 15, 16, 17, 40] {
+            let members = (0..<size).map { Int64($0 * 977) }  // across several chunks
+            let small = UserSet(members)
+            var chunked = UserSet()
+            for (chunk, data) in UserSet(members).encodedChunks { try chunked.formUnion(chunk: chunk, encoded: data) }
+            #expect(small == chunked && small.count == size && chunked.count == size)
+            #expect(members.allSatisfy { small.contains($0) } && !small.contains(1))
+            var union = small
+            union.formUnion(UserSet([1, 977]))
+            #expect(union.count == size + 1 + (size < 2 ? 1 : 0))
+        }
+    }
+
     @Test func mergeFunctionsUnionAndTestContainment() throws {
-        let sparse = UserSet.encode(UserSet([5, 6, 7]).chunks[0]!)
-        let dense = UserSet.encode(UserSet((0..<300).map { Int64($0 * 2) }).chunks[0]!)
+        let sparse = UserSet([5, 6, 7]).encodedChunks[0].data
+        let dense = UserSet((0..<300).map { Int64($0 * 2) }).encodedChunks[0].data
         var merged = UserSet()
         try merged.formUnion(chunk: 0, encoded: try UserSet.union(sparse, dense))
         #expect(merged.count == 302)  // 6 is in both
-        #expect(try UserSet.contains(dense, UserSet.encode(UserSet([6, 8]).chunks[0]!)))
+        #expect(try UserSet.contains(dense, UserSet([6, 8]).encodedChunks[0].data))
         #expect(try !UserSet.contains(dense, sparse))
     }
 
