@@ -57,13 +57,13 @@ struct ReportsBench: AsyncParsableCommand {
              try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rollup_minute") ?? 0,
              try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rollup_hour") ?? 0,
              try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rollup_day") ?? 0,
-             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM user_day") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM user_ordinals") ?? 0,
              try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM user_sets_hour") ?? 0,
              try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM user_sets_day") ?? 0)
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? 0
-        log("store: \(info.0) raw records (90 days kept), rollup rows minute \(info.1) / hour \(info.2) / day \(info.3), user_day \(info.4), user sets hour \(info.5) / day \(info.6), file \(size / 1_048_576) MiB")
-        print("Store: \(format(Double(records))) records generated over \(days) days, pruned to raw \(retention.rawDays) days: \(format(Double(info.0))) raw records, rollup rows minute \(format(Double(info.1))) / hour \(format(Double(info.2))) / day \(format(Double(info.3))), user_day \(format(Double(info.4))) rows, user-set rows hour \(format(Double(info.5))) / day \(format(Double(info.6))), file \(size / 1_048_576) MiB.")
+        log("store: \(info.0) raw records (90 days kept), rollup rows minute \(info.1) / hour \(info.2) / day \(info.3), user ordinals \(info.4), user sets hour \(info.5) / day \(info.6), file \(size / 1_048_576) MiB")
+        print("Store: \(format(Double(records))) records generated over \(days) days, pruned to raw \(retention.rawDays) days: \(format(Double(info.0))) raw records, rollup rows minute \(format(Double(info.1))) / hour \(format(Double(info.2))) / day \(format(Double(info.3))), \(format(Double(info.4))) user ordinals, user-set rows hour \(format(Double(info.5))) / day \(format(Double(info.6))), file \(size / 1_048_576) MiB.")
         print("")
 
         let service = ReportService(source: store, retention: retention)

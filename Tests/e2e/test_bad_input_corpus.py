@@ -787,7 +787,7 @@ def test_zz_store_reports_and_metrics_consistent_after_the_corpus(corpus: Corpus
     missing = [i for i in corpus.valid_ids if not query_db(db, "SELECT 1 FROM usage_records WHERE id = ?", (i,))]
     assert not missing, f"valid records next to hostile ones missing: {missing[:10]}"
     tables = {r[0] for r in query_db(db, "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"usage_records", "rollup_minute", "rollup_hour", "rollup_day", "user_day", "lifetime_totals"} <= tables
+    assert {"usage_records", "rollup_minute", "rollup_hour", "rollup_day", "user_sets_day", "lifetime_totals"} <= tables
     assert query_db(db, "PRAGMA integrity_check")[0][0] == "ok"
 
     now = datetime.now(timezone.utc)

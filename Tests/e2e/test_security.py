@@ -37,10 +37,10 @@ INJECTIONS = [
     "') UNION SELECT name FROM sqlite_master --",
     "%' OR 1=1 --",
     "\\'; DROP TABLE price_changes; --",
-    "Robert'); DROP TABLE user_day;--",
+    "Robert'); DROP TABLE user_ordinals;--",
     "*/ ATTACH DATABASE '/tmp/pwn.db' AS pwn; --",
 ]
-TABLES = {"usage_records", "rollup_minute", "rollup_hour", "rollup_day", "user_day", "lifetime_totals", "price_changes"}
+TABLES = {"usage_records", "rollup_minute", "rollup_hour", "rollup_day", "user_ordinals", "user_sets_day", "lifetime_totals", "price_changes"}
 DIMENSIONS = ["service", "operation", "category", "provider", "model", "status", "user", "plan"]
 
 
@@ -221,7 +221,7 @@ def test_sqli_price_model_names(injected: Injected):
 def test_sqli_zz_tables_and_counts_intact(injected: Injected):
     db = injected.db
     after = table_counts(db)
-    for table in ("usage_records", "user_day"):
+    for table in ("usage_records", "user_ordinals", "user_sets_day"):
         assert after[table] == injected.before[table], (table, injected.before, after)
     assert query_db(db, "PRAGMA integrity_check")[0][0] == "ok"
     (completed,) = query_db(db, "SELECT COUNT(*) FROM usage_records WHERE status != 'pending'")[0]

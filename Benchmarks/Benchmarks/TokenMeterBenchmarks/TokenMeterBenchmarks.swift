@@ -58,7 +58,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // 3. One group commit of the batch writer: 1,000 records (raw rows, minute/hour/day rollups,
-    // user_day, lifetime totals) in one transaction into a real SQLite file, synchronous FULL as
+    // user sets, lifetime totals) in one transaction into a real SQLite file, synchronous FULL as
     // the server's default. Generating the batch is outside the measurement; the file grows by
     // 1,000 records per iteration.
     Benchmark(

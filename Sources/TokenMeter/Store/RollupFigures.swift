@@ -79,16 +79,6 @@ public struct RollupDimensions: Sendable, Hashable {
     }
 }
 
-public struct UserDayDelta: Sendable, Equatable {
-    public var userID: String
-    public var plan: String?
-    public var paying = false
-    public var requests: Int64 = 0
-    public var errors: Int64 = 0
-    public var costNanoUSD: Int64 = 0
-    public var creditsMicro: Int64 = 0
-}
-
 /// Rollup keys seen in one batch, each hashed once per record: the aggregates below are keyed by
 /// its small integer ids instead of six strings (hashing was the top of the writer's profile).
 public struct DimensionTable: Sendable {
@@ -116,11 +106,6 @@ public struct BatchAggregate: Sendable {
         var dimension: Int
     }
 
-    struct UserDayKey: Hashable {
-        var day: Int64
-        var userOrdinal: Int64
-    }
-
     struct LifetimeKey: Hashable {
         var dimension: Int
         var errorType: String?
@@ -128,7 +113,6 @@ public struct BatchAggregate: Sendable {
 
     public private(set) var dimensions = DimensionTable()
     private(set) var rollups: [BucketKey: RollupFigures] = [:]
-    private(set) var userDays: [UserDayKey: UserDayDelta] = [:]
     public private(set) var userSets = UserSetAggregate()
     private(set) var lifetime: [LifetimeKey: UsageTotals] = [:]
 
@@ -146,17 +130,8 @@ public struct BatchAggregate: Sendable {
         for granularity in Granularity.allCases {
             rollups[BucketKey(granularity: granularity, bucket: granularity.bucket(ms), dimension: dimension), default: RollupFigures()] += figures
         }
-        if let userOrdinal, let user = record.record.userID {
+        if let userOrdinal {
             userSets.add(userOrdinal, at: ms, dimension: dimension, paying: record.record.paying == true)
-            let key = UserDayKey(day: Granularity.day.bucket(ms), userOrdinal: userOrdinal)
-            var delta = userDays[key] ?? UserDayDelta(userID: user)
-            delta.plan = record.record.plan ?? delta.plan
-            delta.paying = delta.paying || record.record.paying == true
-            delta.requests += 1
-            delta.errors += figures.errors
-            delta.costNanoUSD += record.costNanoUSD
-            delta.creditsMicro += record.creditsMicro
-            userDays[key] = delta
         }
         let totals = UsageTotals(record)
         let key = LifetimeKey(dimension: dimension, errorType: totals.errorType)

@@ -117,7 +117,7 @@ public final class SQLiteStore: UsageStore {
             """
     }
 
-    /// Upserts the rollup, user-day and lifetime rows of one batch.
+    /// Upserts the rollup, user-set and lifetime rows of one batch.
     static func write(_ aggregate: BatchAggregate, _ db: Database) throws {
         guard !aggregate.isEmpty else { return }
         var statements: [Granularity: Statement] = [:]
@@ -129,18 +129,6 @@ public final class SQLiteStore: UsageStore {
             var arguments: [(any DatabaseValueConvertible)?] = [key.bucket, d.service, d.operation, d.category, d.provider, d.model, d.status]
             arguments += value.columnValues.map { $0 as (any DatabaseValueConvertible)? }
             try statements[key.granularity]!.execute(arguments: StatementArguments(arguments))
-        }
-        let userDay = try db.cachedStatement(sql: """
-            INSERT INTO user_day (day, user_id, plan, paying, requests, errors, cost_nano, credits_micro)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (day, user_id) DO UPDATE SET
-                plan = coalesce(excluded.plan, plan), paying = max(paying, excluded.paying),
-                requests = requests + excluded.requests, errors = errors + excluded.errors,
-                cost_nano = cost_nano + excluded.cost_nano, credits_micro = credits_micro + excluded.credits_micro
-            """)
-        for (key, delta) in aggregate.userDays {
-            try userDay.execute(arguments: [key.day, delta.userID, delta.plan, delta.paying ? 1 : 0, delta.requests,
-                                            delta.errors, delta.costNanoUSD, delta.creditsMicro])
         }
         try UserSetTables.write(aggregate.userSets, dimensions: aggregate.dimensions, db)
         let lifetime = try db.cachedStatement(sql: """

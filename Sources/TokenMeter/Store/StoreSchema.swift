@@ -121,7 +121,7 @@ enum StoreSchema {
                     """)
             }
             // Sets are complete only from the oldest raw record kept at this upgrade (older days
-            // have only day rollups and user_day): the planner treats older time as not covered.
+            // have only day rollups): the planner treats older time as not covered.
             try db.execute(sql: """
                 CREATE TABLE store_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
                 INSERT INTO store_meta (key, value)
@@ -130,6 +130,11 @@ enum StoreSchema {
                 WHERE EXISTS (SELECT 1 FROM rollup_day);
                 """)
             try UserSetTables.backfill(db)
+        }
+        migrator.registerMigration("v3-drop-user-day") { db in
+            // Per-user day rows answered active users before user sets did; nothing reads them now,
+            // and they cost an upsert per user per batch.
+            try db.execute(sql: "DROP TABLE user_day")
         }
         return migrator
     }

@@ -45,7 +45,7 @@ enum UserSetTables {
     }
 
     /// Gives ordinals to the users of a store written before user sets existed, and builds their
-    /// sets from the raw records still kept (older days keep only their `user_day` totals).
+    /// sets from the raw records still kept (older days keep only their rollups).
     static func backfill(_ db: Database) throws {
         try db.execute(sql: """
             INSERT INTO user_ordinals (user_id)
