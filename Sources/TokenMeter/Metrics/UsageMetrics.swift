@@ -36,6 +36,15 @@ public struct UsageTotals: Sendable, Equatable {
         creditsMicro = record.creditsMicro
         unpricedRequests = record.unpriced ? 1 : 0
     }
+
+    /// Adds the figures of more records with the same labels (sums saturate, as the store's do).
+    public mutating func add(_ other: UsageTotals) {
+        requests ⊕= other.requests
+        tokens ⊕= other.tokens
+        costNanoUSD ⊕= other.costNanoUSD
+        creditsMicro ⊕= other.creditsMicro
+        unpricedRequests ⊕= other.unpricedRequests
+    }
 }
 
 /// The in-process Prometheus series of CONTRACT section 5. Every label value passes the cardinality
@@ -90,11 +99,7 @@ public final class UsageMetrics: Sendable {
             let totals = UsageTotals(record)
             let key = LabelSetKey(dimensions: RollupDimensions(record), errorType: totals.errorType)
             if var group = groups[key] {
-                group.totals.requests ⊕= totals.requests
-                group.totals.tokens ⊕= totals.tokens
-                group.totals.costNanoUSD ⊕= totals.costNanoUSD
-                group.totals.creditsMicro ⊕= totals.creditsMicro
-                group.totals.unpricedRequests ⊕= totals.unpricedRequests
+                group.totals.add(totals)
                 if let duration = record.record.durationMs { group.durationsMs.append(duration) }
                 groups[key] = group
             } else {

@@ -135,15 +135,10 @@ public struct BatchAggregate: Sendable {
         }
         let totals = UsageTotals(record)
         let key = LifetimeKey(dimension: dimension, errorType: totals.errorType)
-        if var existing = lifetime[key] {
-            existing.requests ⊕= totals.requests
-            existing.tokens ⊕= totals.tokens
-            existing.costNanoUSD ⊕= totals.costNanoUSD
-            existing.creditsMicro ⊕= totals.creditsMicro
-            existing.unpricedRequests ⊕= totals.unpricedRequests
-            lifetime[key] = existing
-        } else {
+        if lifetime[key] == nil {
             lifetime[key] = totals
+        } else {
+            lifetime[key]!.add(totals)
         }
     }
 

@@ -11,7 +11,7 @@ extension SQLiteStore {
                 let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
                 let width = query.groupBy.count
                 while let row = try rows.next() {
-                    let key = (0..<width).map { (row[$0] as String?) ?? "" }
+                    let key = row.groupKey(width)
                     let values = (width..<(width + StoreSchema.figureColumns.count)).map { row.sum($0) }
                     groups[key, default: RollupFigures()] += RollupFigures(columnValues: values)
                 }

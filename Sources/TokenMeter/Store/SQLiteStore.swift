@@ -246,6 +246,9 @@ extension Row {
     func sum(_ column: String) -> Int64 { Self.saturating(self[column]) }
     func sum(_ index: Int) -> Int64 { Self.saturating(self[index]) }
 
+    /// The first `width` columns as a report group key (NULL reads as "").
+    func groupKey(_ width: Int) -> [String] { (0..<width).map { (self[$0] as String?) ?? "" } }
+
     private static func saturating(_ value: DatabaseValue) -> Int64 {
         switch value.storage {
         case .int64(let integer): integer

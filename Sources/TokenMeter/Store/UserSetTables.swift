@@ -90,7 +90,7 @@ enum UserSetTables {
                 WHERE bucket >= ? AND bucket < ?\(paying)\(filters)
                 """, arguments: arguments)
             while let row = try rows.next() {
-                let key = (0..<width).map { (row[$0] as String?) ?? "" }
+                let key = row.groupKey(width)
                 let chunk: Int64 = row[width]
                 try row.withUnsafeData(atIndex: width + 1) { data in
                     try groups[key, default: UserSet()].formUnion(chunk: chunk, encoded: data ?? Data())
@@ -102,7 +102,7 @@ enum UserSetTables {
                 WHERE ts >= ? AND ts < ? AND status != 'pending' AND user_ordinal IS NOT NULL\(paying)\(filters)
                 """, arguments: arguments)
             while let row = try rows.next() {
-                let key = (0..<width).map { (row[$0] as String?) ?? "" }
+                let key = row.groupKey(width)
                 groups[key, default: UserSet()].insert(row[width])
             }
         }

@@ -30,19 +30,7 @@ struct DecoderFuzzTests {
         let pricing = PricingService(base: try DefaultCatalog.entries())
         var accepted = 0
         for _ in 0..<iterations {
-            var bytes = Array(Self.seeds.randomElement(using: &rng)!.utf8)
-            for _ in 0..<Int.random(in: 1...4, using: &rng) {
-                switch Int.random(in: 0..<5, using: &rng) {
-                case 0 where !bytes.isEmpty: bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
-                case 1 where !bytes.isEmpty: bytes.remove(at: Int.random(in: 0..<bytes.count, using: &rng))
-                case 2: bytes.insert(contentsOf: Array(Self.fragments.randomElement(using: &rng)!.utf8), at: Int.random(in: 0...bytes.count, using: &rng))
-                case 3 where bytes.count > 2:
-                    let a = Int.random(in: 0..<bytes.count, using: &rng)
-                    let b = Int.random(in: a..<bytes.count, using: &rng)
-                    bytes.insert(contentsOf: bytes[a..<b], at: Int.random(in: 0...bytes.count, using: &rng))
-                default: bytes = Array(Self.randomJSON(&rng, depth: 0).utf8)
-                }
-            }
+            let bytes = Self.mutatedSeed(&rng, mutations: 1...4, copyingParts: true)
             for format in [IngestBody.Format.json, .ndjson] {
                 for element in IngestBody.elements(of: bytes, format: format) {
                     guard case .success(let priced) = element.flatMap(normalizer.normalize).flatMap(pricing.priceWithinLimits) else { continue }
@@ -75,16 +63,9 @@ struct DecoderFuzzTests {
         inputs.append([0x22, 0xC3, 0x28, 0x22])  // invalid UTF-8 in a string
         inputs.append([0x22, 0xF0, 0x9F, 0x98, 0x22])  // truncated 4-byte sequence
         for _ in 0..<20_000 {
-            var bytes = Array(Self.seeds.randomElement(using: &rng)!.utf8)
-            for _ in 0..<Int.random(in: 0...3, using: &rng) {
-                switch Int.random(in: 0..<4, using: &rng) {
-                case 0 where !bytes.isEmpty: bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
-                case 1 where !bytes.isEmpty: bytes.remove(at: Int.random(in: 0..<bytes.count, using: &rng))
-                case 2: bytes.insert(contentsOf: Array(Self.fragments.randomElement(using: &rng)!.utf8), at: Int.random(in: 0...bytes.count, using: &rng))
-                default: bytes = Array(Self.randomJSON(&rng, depth: 0).utf8)
-                }
-            }
-            inputs.append(bytes)
+            // No copied parts: they make repeated keys whose dropped values the parser checks more
+            // strictly than JSONDecoder (see JSONParser), which this comparison would report.
+            inputs.append(Self.mutatedSeed(&rng, mutations: 0...3, copyingParts: false))
         }
         var disagreements: [String] = []
         for bytes in inputs {
@@ -100,6 +81,24 @@ struct DecoderFuzzTests {
             }
         }
         #expect(disagreements.isEmpty, "\(disagreements.joined(separator: "\n"))")
+    }
+
+    /// A seed record after a few byte-level and structural mutations (or a random document).
+    static func mutatedSeed(_ rng: inout SeededGenerator, mutations: ClosedRange<Int>, copyingParts: Bool) -> [UInt8] {
+        var bytes = Array(seeds.randomElement(using: &rng)!.utf8)
+        for _ in 0..<Int.random(in: mutations, using: &rng) {
+            switch Int.random(in: 0..<(copyingParts ? 5 : 4), using: &rng) {
+            case 0 where !bytes.isEmpty: bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            case 1 where !bytes.isEmpty: bytes.remove(at: Int.random(in: 0..<bytes.count, using: &rng))
+            case 2: bytes.insert(contentsOf: Array(fragments.randomElement(using: &rng)!.utf8), at: Int.random(in: 0...bytes.count, using: &rng))
+            case 3 where copyingParts && bytes.count > 2:
+                let a = Int.random(in: 0..<bytes.count, using: &rng)
+                let b = Int.random(in: a..<bytes.count, using: &rng)
+                bytes.insert(contentsOf: bytes[a..<b], at: Int.random(in: 0...bytes.count, using: &rng))
+            default: bytes = Array(randomJSON(&rng, depth: 0).utf8)
+            }
+        }
+        return bytes
     }
 
     static func randomJSON(_ rng: inout SeededGenerator, depth: Int) -> String {
