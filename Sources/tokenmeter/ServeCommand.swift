@@ -33,10 +33,28 @@ struct ServeCommand: AsyncParsableCommand {
         let problems = config.problems()
         guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "\n")) }
         try DatabaseLock.acquire(for: config.databasePath)
-        let components = try await AppComponents.open(config: config)
-        logger.info("tokenmeter \(TokenMeterVersion.string) on \(config.host):\(config.port), store \(config.databasePath) (synchronous=\(config.synchronous.rawValue)), \(config.tokens.count) API tokens")
+        if let raised = ConnectionLimit.raiseDescriptorLimit(), raised.from != raised.to {
+            logger.info("file-descriptor soft limit raised from \(raised.from) to \(raised.to)")
+        }
+        let components: AppComponents
+        do {
+            components = try await AppComponents.open(config: config)
+        } catch let error as StoreError {
+            throw ValidationError("cannot open the store: \(error)")
+        }
+        let pragmas = (components.store as? SQLiteStore).map {
+            "journal_mode=\($0.journalMode), synchronous=\($0.synchronousInEffect?.rawValue ?? "?") (read back from the writer connection)"
+        } ?? ""
+        logger.info("tokenmeter \(TokenMeterVersion.string) on \(config.host):\(config.port), store \(config.databasePath): \(pragmas), \(config.tokens.count) API tokens, at most \(config.maxConnections ?? ConnectionLimit.derivedFromDescriptorLimit()) connections")
         let app = try buildApplication(components, logger: logger)
         try await app.runService()
+        // Every queued record is committed by now (the writer drains before the group ends).
+        do {
+            try await components.store.close()
+            logger.info("store checkpointed into \(config.databasePath) and closed")
+        } catch {
+            logger.error("checkpointing the store at shutdown failed (the records are safe in \(config.databasePath)-wal): \(error)")
+        }
     }
 }
 

@@ -6,6 +6,7 @@ struct ConfigFile: Codable {
         var raw_days: Int?
         var minute_rollup_days: Int?
         var hour_rollup_days: Int?
+        var pending_timeout_hours: Int?
     }
 
     var host: String?
@@ -30,6 +31,10 @@ struct ConfigFile: Codable {
     var idle_timeout_seconds: Int?
     var credit_value_usd: Double?
     var body_timeout_seconds: Int?
+    var min_free_disk_mb: Int?
+    var max_connections: Int?
+    var max_report_groups: Int?
+    var max_concurrent_reports: Int?
 }
 
 /// Values given on the command line (nil: not given).
@@ -104,6 +109,7 @@ public enum ConfigLoader {
             if let v = r.raw_days { config.retention.rawDays = v }
             if let v = r.minute_rollup_days { config.retention.minuteRollupDays = v }
             if let v = r.hour_rollup_days { config.retention.hourRollupDays = v }
+            if let v = r.pending_timeout_hours { config.retention.pendingTimeoutHours = v }
         }
         if let v = file.prune_interval_seconds { config.pruneInterval = .seconds(v) }
         if let v = file.stats_interval_seconds { config.statsInterval = .seconds(v) }
@@ -115,5 +121,9 @@ public enum ConfigLoader {
         if let v = file.idle_timeout_seconds { config.idleTimeout = .seconds(v) }
         if let v = file.credit_value_usd { config.creditValueUSD = v }
         if let v = file.body_timeout_seconds { config.bodyTimeout = .seconds(v) }
+        if let v = file.min_free_disk_mb { config.minFreeDiskBytes = Int64(v) * 1024 * 1024 }
+        if let v = file.max_connections { config.maxConnections = v }
+        if let v = file.max_report_groups { config.maxReportGroups = v }
+        if let v = file.max_concurrent_reports { config.maxConcurrentReports = v }
     }
 }

@@ -49,6 +49,14 @@ public struct ServerConfig: Sendable, Equatable {
     public var idleTimeout = Duration.seconds(30)
     /// Time a client has to send a whole request body.
     public var bodyTimeout = Duration.seconds(30)
+    /// Below this many free bytes on the database's file system, /readyz answers 503.
+    public var minFreeDiskBytes: Int64 = 100 * 1024 * 1024
+    /// Open connections accepted at once (nil: derived from the file-descriptor limit at start).
+    public var maxConnections: Int?
+    /// Groups one report answer holds at most; the rest are summed into `other`.
+    public var maxReportGroups = 1000
+    /// Report queries running at once; more are answered 503 with Retry-After.
+    public var maxConcurrentReports = 4
 
     public init() {}
 
@@ -58,6 +66,11 @@ public struct ServerConfig: Sendable, Equatable {
             && a.metricsToken == b.metricsToken && a.timeZone == b.timeZone && a.bodyLimitBytes == b.bodyLimitBytes
             && a.synchronous == b.synchronous && a.queueCapacity == b.queueCapacity && a.retention == b.retention
             && a.budgets == b.budgets && a.currencyRates == b.currencyRates && a.catalogFile == b.catalogFile
+            && a.batchMaxRecords == b.batchMaxRecords && a.batchMaxDelay == b.batchMaxDelay
+            && a.pruneInterval == b.pruneInterval && a.statsInterval == b.statsInterval && a.metricsLimits == b.metricsLimits
+            && a.creditValueUSD == b.creditValueUSD && a.idleTimeout == b.idleTimeout && a.bodyTimeout == b.bodyTimeout
+            && a.minFreeDiskBytes == b.minFreeDiskBytes && a.maxConnections == b.maxConnections
+            && a.maxReportGroups == b.maxReportGroups && a.maxConcurrentReports == b.maxConcurrentReports
     }
 
     public var isLoopback: Bool {
@@ -82,6 +95,10 @@ public struct ServerConfig: Sendable, Equatable {
         if retention.rawDays < 1 || retention.minuteRollupDays < 1 || retention.hourRollupDays < 1 {
             problems.append("retention periods must be at least 1 day")
         }
+        if retention.pendingTimeoutHours < 1 { problems.append("retention.pending_timeout_hours must be at least 1") }
+        if minFreeDiskBytes < 0 { problems.append("min_free_disk_mb must not be negative") }
+        if let maxConnections, maxConnections < 1 { problems.append("max_connections must be positive") }
+        if maxReportGroups < 1 || maxConcurrentReports < 1 { problems.append("max_report_groups and max_concurrent_reports must be positive") }
         if queueCapacity < 1 || batchMaxRecords < 1 { problems.append("queue_capacity and batch_max_records must be positive") }
         for budget in budgets where !(budget.usd > 0) { problems.append("budget \(budget.name): usd must be positive") }
         for (currency, rate) in currencyRates where !(rate > 0) { problems.append("currency rate \(currency) must be positive") }

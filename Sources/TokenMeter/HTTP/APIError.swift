@@ -17,6 +17,24 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         APIError(.serviceUnavailable, message, headers: [.retryAfter: String(retryAfterSeconds)])
     }
 
+    /// A write the store refused: 503 with Retry-After when the fault may pass, 500 without it when
+    /// only an operator can clear it (retrying is then pointless).
+    public static func store(_ fault: StoreFault, _ what: String) -> APIError {
+        switch fault {
+        case .transient(let reason):
+            overloaded("\(what) could not be committed (\(reason)); nothing from this request was stored, retry later", retryAfterSeconds: 5)
+        case .permanent(let reason):
+            APIError(.internalServerError, "\(what) could not be committed (\(reason)); nothing from this request was stored. This store fault is permanent: retrying will not help until an operator repairs the store")
+        }
+    }
+
+    /// A read the store could not answer now (out of file descriptors, busy) or at all (malformed).
+    public static func storeRead(_ fault: StoreFault) -> APIError {
+        fault.isPermanent
+            ? APIError(.internalServerError, "the store could not be read (\(fault)); an operator must repair the store")
+            : overloaded("the store could not be read now (\(fault)); retry later", retryAfterSeconds: 5)
+    }
+
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         JSONResponse.make(status: status, ["error": message], headers: headers)
     }
@@ -49,9 +67,14 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(error.status, message, headers: error.headers)
         } catch let error as any HTTPResponseError {
             throw APIError(error.status, Self.defaultMessage(error.status))
+        } catch let error as StoreFault {
+            context.logger.error("store error on \(request.uri.path): \(error)")
+            throw APIError.storeRead(error)
         } catch {
-            context.logger.error("unhandled error: \(error)")
-            throw APIError(.internalServerError, "internal error: \(error)")
+            // The error's text may hold SQL or paths: it goes to the log, not to the client.
+            context.logger.error("unhandled error on \(request.uri.path): \(error)")
+            if let fault = StoreFault.classifyIfStore(error) { throw APIError.storeRead(fault) }
+            throw APIError(.internalServerError, "internal error (the server logged the details)")
         }
     }
 

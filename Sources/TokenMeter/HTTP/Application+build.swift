@@ -12,6 +12,7 @@ public struct AppComponents: Sendable {
     public let metrics: UsageMetrics
     public let queue: WriteQueue
     public let pipeline: IngestPipeline
+    public let health: StoreHealth
 
     /// Opens the store, loads the catalog with its persisted changes, and resumes the counters from
     /// the store's lifetime totals so `increase()` across a restart is exact.
@@ -29,7 +30,11 @@ public struct AppComponents: Sendable {
         metrics.setQueueCapacity(config.queueCapacity)
         let normalizer = RecordNormalizer(maxAge: Double(config.retention.rawDays) * 86400, now: now)
         let pipeline = IngestPipeline(normalizer: normalizer, pricing: pricing, queue: queue, metrics: metrics)
-        return AppComponents(config: config, store: store, pricing: pricing, metrics: metrics, queue: queue, pipeline: pipeline)
+        var thresholds = StoreHealth.Thresholds()
+        thresholds.minFreeBytes = config.minFreeDiskBytes
+        let health = StoreHealth(thresholds: thresholds, openedAt: now())
+        return AppComponents(config: config, store: store, pricing: pricing, metrics: metrics, queue: queue, pipeline: pipeline,
+                             health: health)
     }
 }
 
@@ -37,12 +42,13 @@ public func buildRouter(_ components: AppComponents) -> Router<BasicRequestConte
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: JSONErrorMiddleware())
     router.add(middleware: AuthMiddleware(tokens: components.config.tokens, metricsToken: components.config.metricsToken))
-    OperationsController(metrics: components.metrics, store: components.store, queue: components.queue).addRoutes(to: router)
+    OperationsController(metrics: components.metrics, store: components.store, health: components.health, queue: components.queue).addRoutes(to: router)
     router.addRoutes(UsageController(pipeline: components.pipeline, store: components.store,
                                      bodyLimit: components.config.bodyLimitBytes,
                                      bodyTimeout: components.config.bodyTimeout).endpoints, atPath: "/v1/usage")
     router.addRoutes(PricesController(pricing: components.pricing).endpoints, atPath: "/v1/prices")
-    ReportsController(source: components.store, config: components.config, pricing: components.pricing).addRoutes(to: router)
+    ReportsController(source: components.store, config: components.config, pricing: components.pricing,
+                      gate: ReportGate(limit: components.config.maxConcurrentReports)).addRoutes(to: router)
     return router
 }
 
@@ -53,8 +59,10 @@ public func buildApplication(_ components: AppComponents, logger: Logger) throws
     let config = components.config
     let problems = config.problems()
     guard problems.isEmpty else { throw ConfigError(problems.joined(separator: "; ")) }
-    let writer = BatchWriter(queue: components.queue, store: components.store, metrics: components.metrics,
+    let writer = BatchWriter(queue: components.queue, store: components.store, metrics: components.metrics, health: components.health,
                              maxBatchRecords: config.batchMaxRecords, maxDelay: config.batchMaxDelay, logger: logger)
+    let monitor = StoreHealthMonitor(store: components.store, health: components.health, queue: components.queue,
+                                     metrics: components.metrics, logger: logger)
     let pruner = RetentionPruner(store: components.store, retention: config.retention, interval: config.pruneInterval,
                                  metrics: components.metrics, logger: logger)
     let refresher = StoreGaugeRefresher(store: components.store, metrics: components.metrics, config: config, logger: logger)
@@ -63,8 +71,9 @@ public func buildApplication(_ components: AppComponents, logger: Logger) throws
     return Application(
         router: buildRouter(components),
         server: .http1(configuration: http1),
-        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "tokenmeter"),
-        services: [writer, pruner, refresher],
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "tokenmeter",
+                             availableConnectionsDelegate: ConnectionLimit(maxConnections: config.maxConnections, logger: logger)),
+        services: [writer, pruner, refresher, monitor],
         logger: logger
     )
 }

@@ -18,7 +18,7 @@ struct LabelGuard {
 }
 
 /// Limits for the cardinality guard (CONTRACT section 5).
-public struct MetricsLimits: Sendable {
+public struct MetricsLimits: Sendable, Equatable {
     public var maxValuesPerLabel: Int
     public var maxSeriesPerMetric: Int
 

@@ -27,6 +27,12 @@ enum MetricNames {
     static let queueDepth = "tokenmeter_write_queue_records"
     static let queueCapacity = "tokenmeter_write_queue_capacity_records"
     static let ingestRefused = "tokenmeter_ingest_refused_total"
+    static let storeReady = "tokenmeter_store_ready"
+    static let storeLastSuccess = "tokenmeter_store_last_success_timestamp_seconds"
+    static let storeFreeBytes = "tokenmeter_store_free_bytes"
+    static let storeWriteStalled = "tokenmeter_store_write_stalled_seconds"
+    static let storeWriteFailures = "tokenmeter_store_write_failures_total"
+    static let pendingExpired = "tokenmeter_pending_expired_total"
 
     /// 0.01 · 2ⁿ seconds, n = 0…16: 10 ms to 655.36 s.
     static let durationBuckets: [Double] = (0...16).map { 0.01 * Double(1 << $0) }
@@ -54,5 +60,11 @@ enum MetricNames {
         queueDepth: "Records waiting in the write queue.",
         queueCapacity: "Records the write queue holds before ingest answers 503.",
         ingestRefused: "Ingest requests answered 503 (nothing stored), by reason: queue_full, store_error, shutting_down.",
+        storeReady: "1 when the store takes writes now (what /readyz answers), else 0.",
+        storeLastSuccess: "Unix time of the last successful store write (a batch, a completion or the readiness probe).",
+        storeFreeBytes: "Bytes free on the database's file system.",
+        storeWriteStalled: "Seconds the oldest running store write has been running (0: none running).",
+        storeWriteFailures: "Store writes that failed, by kind: transient (may pass: busy, disk full) or permanent (an operator must act).",
+        pendingExpired: "Pending records deleted because they were not completed within the pending timeout.",
     ]
 }

@@ -58,6 +58,7 @@ public final class UsageMetrics: Sendable {
     private let queueDepth: Gauge
     private let queueCapacity: Gauge
     private let refusedQueueFull, refusedStoreError, refusedShuttingDown: Counter
+    public let storeHealth: StoreHealthMetrics
 
     public init(limits: MetricsLimits = MetricsLimits(), version: String = TokenMeterVersion.string) {
         let registry = PrometheusCollectorRegistry()
@@ -78,6 +79,7 @@ public final class UsageMetrics: Sendable {
         refusedQueueFull = refused("queue_full")
         refusedStoreError = refused("store_error")
         refusedShuttingDown = refused("shutting_down")
+        storeHealth = StoreHealthMetrics(registry: registry)
         registry.makeGauge(descriptor: MetricNames.descriptor(MetricNames.buildInfo), labels: [("version", version)]).set(to: 1.0)
         // Families that must be present (with TYPE and HELP) before the first record arrives.
         for window in ["today", "month"] { setSpend(window: window, usd: 0) }

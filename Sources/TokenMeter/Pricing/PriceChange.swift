@@ -8,19 +8,40 @@ public enum PriceChange: Sendable, Equatable {
     /// Removes one version of a model, or every version when `validFrom` is nil.
     case delete(model: String, validFrom: Date?)
 
+    /// The entries after `changes`, in order; linear in entries + changes (a version is found by
+    /// its (model, valid_from) key, not by scanning), so a long change log replays fast.
     public static func apply(_ changes: [PriceChange], to base: [PriceEntry]) -> [PriceEntry] {
-        var entries = base
+        struct Key: Hashable { var model: String; var validFrom: Date? }
+        // Slots keep the order a version was last put in; a removed slot is nil.
+        var slots: [PriceEntry?] = []
+        var slotsOfKey: [Key: [Int]] = [:]
+        var slotsOfModel: [String: [Int]] = [:]
+        func append(_ entry: PriceEntry) {
+            slotsOfKey[Key(model: entry.model, validFrom: entry.validFrom), default: []].append(slots.count)
+            slotsOfModel[entry.model, default: []].append(slots.count)
+            slots.append(entry)
+        }
+        func remove(_ key: Key) {
+            for slot in slotsOfKey.removeValue(forKey: key) ?? [] { slots[slot] = nil }
+        }
+        for entry in base { append(entry) }
         for change in changes {
             switch change {
             case .put(let entry):
-                entries.removeAll { $0.model == entry.model && $0.validFrom == entry.validFrom }
-                entries.append(entry)
+                remove(Key(model: entry.model, validFrom: entry.validFrom))
+                append(entry)
             case .delete(let model, let validFrom):
                 let model = model.lowercased()
-                entries.removeAll { $0.model == model && (validFrom == nil || $0.validFrom == validFrom) }
+                if let validFrom {
+                    remove(Key(model: model, validFrom: validFrom))
+                } else {
+                    for slot in slotsOfModel.removeValue(forKey: model) ?? [] {
+                        if let entry = slots[slot] { remove(Key(model: model, validFrom: entry.validFrom)) }
+                    }
+                }
             }
         }
-        return entries
+        return slots.compactMap { $0 }
     }
 }
 

@@ -8,6 +8,7 @@ public final class PricingService: Sendable {
         var changes: [PriceChange]
         var catalog: PriceCatalog
         var resolved: [String: String?] = [:]
+        var generation = 0
 
         mutating func replace(changes: [PriceChange]) {
             self.changes = changes
@@ -18,6 +19,7 @@ public final class PricingService: Sendable {
 
     private let state: Mutex<State>
     private let repository: (any PriceChangeRepository)?
+    private let applied = Atomic<Int>(0)
     private static let resolveCacheLimit = 50_000
 
     public init(base: [PriceEntry], changes: [PriceChange] = [], repository: (any PriceChangeRepository)? = nil) {
@@ -74,9 +76,20 @@ public final class PricingService: Sendable {
             return
         }
         try await repository.savePriceChanges(changes)
+        let generation = applied.add(1, ordering: .relaxed).newValue
         let all = try await repository.loadPriceChanges()
-        // The change log only grows: a slower reload must not overwrite a newer one.
-        state.withLock { state in if all.count >= state.changes.count { state.replace(changes: all) } }
+        // The catalog is built outside the lock, so pricing records never waits for it.
+        let base = state.withLock { $0.base }
+        let catalog = PriceCatalog(entries: PriceChange.apply(all, to: base))
+        state.withLock { state in
+            // Concurrent changes: the reload that started last read every saved change; one that
+            // started earlier and finishes later must not overwrite it.
+            guard generation > state.generation else { return }
+            state.generation = generation
+            state.changes = all
+            state.catalog = catalog
+            state.resolved.removeAll()
+        }
     }
 }
 

@@ -5,11 +5,15 @@ public struct ReportService: Sendable {
     public let source: any ReportSource
     public let retention: RetentionPolicy
     public let pricing: PricingService?
+    /// Groups one answer holds at most: the rest are summed into the `other` group, so the totals
+    /// stay exact while the answer stays small (`max_report_groups`).
+    public let maxGroups: Int
 
-    public init(source: any ReportSource, retention: RetentionPolicy, pricing: PricingService? = nil) {
+    public init(source: any ReportSource, retention: RetentionPolicy, pricing: PricingService? = nil, maxGroups: Int = 1000) {
         self.source = source
         self.retention = retention
         self.pricing = pricing
+        self.maxGroups = maxGroups
     }
 
     public struct Group: Encodable, Sendable {
@@ -41,6 +45,9 @@ public struct ReportService: Sendable {
     }
 
     public func summary(_ p: ReportParameters, now: Date) async throws -> Summary {
+        if let limit = p.limit, limit > maxGroups {
+            throw ReportError("limit: \(limit) is more than the \(maxGroups) groups one answer holds (max_report_groups); ask for at most \(maxGroups), the rest is summed in the `other` group")
+        }
         let query = p.figureQuery
         let result = try await source.figures(query, retention: retention, now: now)
         let users = try await source.activeUsers(query, paying: nil, retention: retention, now: now)
@@ -53,7 +60,7 @@ public struct ReportService: Sendable {
                     : a.value.requests != b.value.requests ? a.value.requests > b.value.requests
                     : a.key.lexicographicallyPrecedes(b.key)
             }
-            let shown = p.limit.map { Array(sorted.prefix($0)) } ?? sorted
+            let shown = Array(sorted.prefix(p.limit ?? maxGroups))
             for (key, figures) in shown {
                 groups.append(Group(key: keyDictionary(p.groupBy, key), figures: block(figures, users: users.count(key), p)))
             }

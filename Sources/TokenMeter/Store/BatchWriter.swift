@@ -11,13 +11,15 @@ public struct BatchWriter: Service {
     public let metrics: UsageMetrics
     public let maxBatchRecords: Int
     public let maxDelay: Duration
+    public let health: StoreHealth
     public let logger: Logger
 
-    public init(queue: WriteQueue, store: any UsageStore, metrics: UsageMetrics, maxBatchRecords: Int = 5000,
-                maxDelay: Duration = .zero, logger: Logger) {
+    public init(queue: WriteQueue, store: any UsageStore, metrics: UsageMetrics, health: StoreHealth,
+                maxBatchRecords: Int = 5000, maxDelay: Duration = .zero, logger: Logger) {
         self.queue = queue
         self.store = store
         self.metrics = metrics
+        self.health = health
         self.maxBatchRecords = maxBatchRecords
         self.maxDelay = maxDelay
         self.logger = logger
@@ -49,8 +51,10 @@ public struct BatchWriter: Service {
     func write(_ batch: [WriteQueue.Item]) async {
         let records = batch.flatMap(\.records)
         let start = ContinuousClock.now
+        let token = health.started(now: Date())
         do {
             let outcomes = try await store.commit(records)
+            health.finished(token, fault: nil, now: Date())
             let elapsed = ContinuousClock.now - start
             metrics.storeWrite(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             metrics.setQueueDepth(queue.depth)
@@ -65,8 +69,11 @@ public struct BatchWriter: Service {
                 offset += item.records.count
             }
         } catch {
-            logger.error("store write failed, \(records.count) records not committed: \(error)")
-            for item in batch { item.continuation.resume(throwing: StoreUnavailable(underlying: "\(error)")) }
+            let fault = StoreFault.classify(error)
+            health.finished(token, fault: fault, now: Date())
+            metrics.storeHealth.failed(fault)
+            logger.error("store write failed (\(fault.isPermanent ? "permanent" : "transient")), \(records.count) records not committed: \(fault)")
+            for item in batch { item.continuation.resume(throwing: StoreUnavailable(fault: fault)) }
         }
     }
 }
@@ -75,8 +82,9 @@ extension BatchWriter: CustomStringConvertible {
     public var description: String { "BatchWriter(maxBatchRecords: \(maxBatchRecords))" }
 }
 
-/// The store could not commit: the client should retry (503 with Retry-After).
+/// The store could not commit. A transient fault is answered 503 with Retry-After (the client
+/// retries); a permanent one 500 without it (retrying cannot help until an operator acts).
 public struct StoreUnavailable: Error, CustomStringConvertible, Sendable {
-    public let underlying: String
-    public var description: String { "the store could not commit the records: \(underlying)" }
+    public let fault: StoreFault
+    public var description: String { "the store could not commit the records: \(fault)" }
 }

@@ -19,6 +19,11 @@ public struct RetentionPruner: Service {
                 }
                 for pending in summary.pendingDeleted {
                     metrics.pendingChanged(service: pending.service, operation: pending.operation, model: pending.model, by: -pending.count)
+                    metrics.storeHealth.pendingExpired(pending.count)
+                }
+                let expired = summary.pendingDeleted.reduce(0) { $0 + $1.count }
+                if expired > 0 {
+                    logger.warning("\(expired) pending records expired: not completed within \(retention.pendingTimeoutHours) h of being received")
                 }
             } catch {
                 logger.error("pruning failed (will retry): \(error)")

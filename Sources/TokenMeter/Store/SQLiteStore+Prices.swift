@@ -27,11 +27,14 @@ extension SQLiteStore {
             }
         }
         let now = Date().unixMilliseconds
-        try await pool.write { db in
+        let compaction = "DELETE FROM price_changes WHERE seq IN (\(StoreSchema.supersededPriceChanges(model: "?")))"
+        try await guardedWrite { db in
             for (kind, model, validFrom, json) in rows {
                 try db.execute(sql: "INSERT INTO price_changes (kind, model, valid_from, entry_json, created_at) VALUES (?, ?, ?, ?, ?)",
                                arguments: [kind, model, validFrom, json, now])
             }
+            let statement = try db.cachedStatement(sql: compaction)
+            for model in Set(rows.map(\.1)) { try statement.execute(arguments: [model]) }
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// The SQLite implementation of `UsageStore` (GRDB `DatabasePool`: WAL, concurrent readers, one writer).
 public final class SQLiteStore: UsageStore {
@@ -9,6 +10,14 @@ public final class SQLiteStore: UsageStore {
         /// fsync at checkpoints only: a committed record survives a process crash, but the last
         /// commits may be lost on power loss or an OS crash. Faster.
         case normal = "NORMAL"
+
+        init?(level: Int) {
+            switch level {
+            case 2: self = .full
+            case 1: self = .normal
+            default: return nil
+            }
+        }
     }
 
     public let pool: DatabasePool
@@ -26,40 +35,106 @@ public final class SQLiteStore: UsageStore {
     /// store written before user sets was upgraded).
     let userSetsCompleteFrom: Int64
 
+    /// The synchronous mode read back from the writer connection after set-up (what is in effect).
+    public let synchronousInEffect: Synchronous?
+    /// The journal mode read back from the writer connection (`wal`).
+    public let journalMode: String
+    let fileGuard: StoreFileGuard
+    /// A permanent fault seen by a write: every later write fails fast with it, untouched.
+    private let permanentFault = Mutex<StoreFault?>(nil)
+
     public init(path: String, synchronous: Synchronous = .full, readonly: Bool = false) throws {
+        try StoreSoundness.verify(path: path, knownMigrations: StoreSchema.migrator.migrations)
         var config = Configuration()
         config.busyMode = .timeout(5)
         config.readonly = readonly
         config.label = "tokenmeter"
-        let mode = synchronous.rawValue
         config.prepareDatabase { db in
             UserSetTables.registerFunctions(db)
             // 64 MiB of page cache per connection instead of SQLite's 2 MiB: inserts into the
             // random-id UNIQUE index and rollup upserts then stay in memory instead of re-reading pages.
             try db.execute(sql: "PRAGMA cache_size = -65536")
-            if !db.configuration.readonly {
-                try db.execute(sql: "PRAGMA synchronous = \(mode)")
-            }
         }
         self.path = path
-        self.pool = try DatabasePool(path: path, configuration: config)
+        do {
+            self.pool = try DatabasePool(path: path, configuration: config)
+        } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
+            throw StoreError(StoreSoundness.malformed(path, error))
+        }
         if readonly {
+            synchronousInEffect = nil
+            journalMode = try pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } ?? "unknown"
             guard try pool.read({ try StoreSchema.migrator.hasCompletedMigrations($0) }) else {
                 throw StoreError("\(path) was written by an older tokenmeter: start `tokenmeter serve` on it once to upgrade it, then read it")
             }
         } else {
+            // GRDB's pool set-up (setUpWALMode) sets synchronous = NORMAL on the writer after
+            // prepareDatabase has run, so the mode is set here, on the writer, once the pool exists,
+            // and read back: what the log and readiness report is the mode SQLite really uses.
+            let (level, mode) = try pool.barrierWriteWithoutTransaction { db -> (Int, String) in
+                try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+                return (try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1,
+                        try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "unknown")
+            }
+            synchronousInEffect = Synchronous(level: level)
+            journalMode = mode
+            guard synchronousInEffect == synchronous, mode == "wal" else {
+                throw StoreError("\(path): SQLite did not take the durability settings (synchronous \(level), journal_mode \(mode); wanted \(synchronous.rawValue) and wal)")
+            }
             try StoreSchema.migrator.migrate(pool)
         }
+        fileGuard = StoreFileGuard(path: path, opened: FileIdentity(path: path))
         userSetsCompleteFrom = try pool.read { db in
             guard try db.tableExists("store_meta") else { return nil }  // stores made during development of v2
             return try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'user_sets_complete_from'")
         } ?? Int64.min
     }
 
+    /// The synchronous level read back through the writer connection (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA).
+    public func synchronousLevel() async throws -> Int {
+        try await pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    func fileStatus() -> StoreFileStatus { StoreFileStatus.read(path: path) }
+
+    public func condition() -> StoreCondition {
+        let status = fileStatus()
+        var fault = permanentFault.withLock { $0 }
+        if fault == nil, let change = fileGuard.changeSinceOpen(status.identity) { fault = latch(.permanent(change)) }
+        if fault == nil, status.readOnlyFileSystem {
+            fault = .permanent("the database's file system is mounted read-only; fix the file system and restart tokenmeter")
+        }
+        return StoreCondition(fault: fault, freeBytes: status.freeBytes)
+    }
+
+    /// Runs a write, failing fast on a permanent fault seen before, on a database file that is no
+    /// longer the one opened, and sorting SQLite's errors into transient and permanent faults.
+    func guardedWrite<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        if let fault = permanentFault.withLock({ $0 }) { throw fault }
+        let status = fileStatus()
+        if let change = fileGuard.changeSinceOpen(status.identity) { throw latch(.permanent(change)) }
+        do {
+            return try await pool.write(updates)
+        } catch let error as NormalizationError {
+            throw error
+        } catch {
+            let readOnly = fileStatus().readOnlyFileSystem || StoreFileStatus.directoryRefusesWrites(databasePath: path)
+            let fault = StoreFault.classify(error, fileSystemReadOnly: readOnly)
+            throw fault.isPermanent ? latch(fault) : fault
+        }
+    }
+
+    private func latch(_ fault: StoreFault) -> StoreFault {
+        permanentFault.withLock { if $0 == nil { $0 = fault } }
+        return fault
+    }
+
+    public var permanentFaultSeen: StoreFault? { permanentFault.withLock { $0 } }
+
     // MARK: - Writes
 
     public func commit(_ records: [PricedRecord]) async throws -> [WriteOutcome] {
-        let (outcomes, resolved) = try await pool.write { db in
+        let (outcomes, resolved) = try await guardedWrite { db in
             var outcomes: [WriteOutcome] = []
             outcomes.reserveCapacity(records.count)
             var aggregate = BatchAggregate()
@@ -87,7 +162,7 @@ public final class SQLiteStore: UsageStore {
 
     public func complete(id: String, with completion: RecordCompletion,
                          reprice: @escaping @Sendable (UsageRecord) throws -> PricedRecord) async throws -> CompletionResult {
-        let (result, resolved) = try await pool.write { db -> (CompletionResult, UserOrdinals.Resolved) in
+        let (result, resolved) = try await guardedWrite { db -> (CompletionResult, UserOrdinals.Resolved) in
             var resolved = UserOrdinals.Resolved()
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM usage_records WHERE id = ?", arguments: [id]) else {
                 return (.notFound, resolved)
@@ -190,14 +265,17 @@ public final class SQLiteStore: UsageStore {
         let rawCutoff = retention.oldestKept(nil, now: now).unixMilliseconds
         let minuteCutoff = retention.oldestKept(.minute, now: now).unixMilliseconds
         let hourCutoff = retention.oldestKept(.hour, now: now).unixMilliseconds
-        // Pending records first, in one transaction with their counts, so the pending gauge can be
-        // decremented exactly (there are few: they are normally completed within minutes).
-        summary.pendingDeleted = try await pool.write { db in
+        let pendingCutoff = retention.pendingExpiry(now: now).unixMilliseconds
+        // A pending record is kept until it is completed or the pending timeout passes since it was
+        // received, whatever its timestamp: one accepted at the raw-retention edge must still take
+        // its PATCH. Expired ones go in one transaction with their counts, so the pending gauge can
+        // be decremented exactly (there are few: they are normally completed within minutes).
+        summary.pendingDeleted = try await guardedWrite { db in
             let counts = try Row.fetchAll(db, sql: """
                 SELECT service, operation, model, COUNT(*) AS n FROM usage_records
-                WHERE status = 'pending' AND ts < ? GROUP BY service, operation, model
-                """, arguments: [rawCutoff]).map { PendingCount(service: $0["service"], operation: $0["operation"], model: $0["model"], count: $0["n"]) }
-            try db.execute(sql: "DELETE FROM usage_records WHERE status = 'pending' AND ts < ?", arguments: [rawCutoff])
+                WHERE status = 'pending' AND received_at < ? GROUP BY service, operation, model
+                """, arguments: [pendingCutoff]).map { PendingCount(service: $0["service"], operation: $0["operation"], model: $0["model"], count: $0["n"]) }
+            try db.execute(sql: "DELETE FROM usage_records WHERE status = 'pending' AND received_at < ?", arguments: [pendingCutoff])
             return counts
         }
         // Small transactions, so pruning never holds the writer long enough to stall ingest.
@@ -212,9 +290,9 @@ public final class SQLiteStore: UsageStore {
     private func deleteInChunks(_ table: String, _ column: String, before cutoff: Int64, key: String) async throws -> Int {
         var total = 0
         while true {
-            let deleted = try await pool.write { db -> Int in
+            let deleted = try await guardedWrite { db -> Int in
                 if key == "seq" {
-                    try db.execute(sql: "DELETE FROM \(table) WHERE seq IN (SELECT seq FROM \(table) WHERE \(column) < ? LIMIT 5000)", arguments: [cutoff])
+                    try db.execute(sql: "DELETE FROM \(table) WHERE seq IN (SELECT seq FROM \(table) WHERE \(column) < ? AND status <> 'pending' LIMIT 5000)", arguments: [cutoff])
                 } else {
                     // WITHOUT ROWID rollup tables: delete a bounded range of old buckets at a time.
                     let oldest = try Int64.fetchOne(db, sql: "SELECT min(bucket) FROM \(table)") ?? cutoff
@@ -229,13 +307,21 @@ public final class SQLiteStore: UsageStore {
         }
     }
 
-    public func checkWritable() async throws {
-        try await pool.write { db in
-            try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS readiness_probe (x INTEGER)")
-            try db.execute(sql: "DELETE FROM readiness_probe")
+    /// A real write to the main database (one row of `store_meta`), committed like a batch: what
+    /// readiness needs to know when no records have arrived for a while.
+    public func probeWrite(now: Date) async throws {
+        let at = now.unixMilliseconds
+        try await guardedWrite { db in
+            try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES ('last_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", arguments: [at])
         }
-        guard FileManager.default.isWritableFile(atPath: path) else {
-            throw StoreError("database file \(path) is not writable")
+    }
+
+    /// Copies the WAL into the main file and truncates it (on clean shutdown, after the last
+    /// commit), so the main file alone holds every record.
+    public func close() async throws {
+        if permanentFault.withLock({ $0 }) != nil { return }
+        try await pool.writeWithoutTransaction { db in
+            _ = try db.checkpoint(.truncate)
         }
     }
 }

@@ -136,7 +136,28 @@ enum StoreSchema {
             // and they cost an upsert per user per batch.
             try db.execute(sql: "DROP TABLE user_day")
         }
+        migrator.registerMigration("v4-price-log-compaction") { db in
+            // The price-change log keeps only the rows a replay needs (see supersededPriceChanges),
+            // so start-up and each change cost what the live versions cost, not every change ever made.
+            try db.execute(sql: "CREATE INDEX price_changes_model ON price_changes(model, seq)")
+            try db.execute(sql: "DELETE FROM price_changes WHERE seq IN (\(supersededPriceChanges(model: nil)))")
+        }
         return migrator
+    }
+}
+
+extension StoreSchema {
+    /// The seqs of price-change rows that a later row of the same model makes irrelevant for a
+    /// replay (`PriceChange.apply`): a later delete of every version, or a later put or delete of the
+    /// same version, unless the earlier row is a delete of every version (a put brings back one
+    /// version only). `model` limits it to one model (bound as `?`).
+    static func supersededPriceChanges(model: String?) -> String {
+        """
+        SELECT a.seq FROM price_changes a WHERE \(model == nil ? "1" : "a.model = ?") AND EXISTS (
+            SELECT 1 FROM price_changes b WHERE b.model = a.model AND b.seq > a.seq AND (
+                (b.kind = 'delete' AND b.valid_from IS NULL)
+                OR (b.valid_from IS a.valid_from AND NOT (a.kind = 'delete' AND a.valid_from IS NULL))))
+        """
     }
 }
 

@@ -16,12 +16,19 @@ public struct RetentionPolicy: Sendable, Equatable {
     public var rawDays: Int
     public var minuteRollupDays: Int
     public var hourRollupDays: Int
+    /// A pending record not completed this long after it was received is deleted (and counted in
+    /// `tokenmeter_pending_expired_total`); until then it is kept past raw retention.
+    public var pendingTimeoutHours: Int
 
-    public init(rawDays: Int = 90, minuteRollupDays: Int = 2, hourRollupDays: Int = 90) {
+    public init(rawDays: Int = 90, minuteRollupDays: Int = 2, hourRollupDays: Int = 90, pendingTimeoutHours: Int = 168) {
         self.rawDays = rawDays
         self.minuteRollupDays = minuteRollupDays
         self.hourRollupDays = hourRollupDays
+        self.pendingTimeoutHours = pendingTimeoutHours
     }
+
+    /// Pending records received before this are expired.
+    public func pendingExpiry(now: Date) -> Date { now.addingTimeInterval(-Double(pendingTimeoutHours) * 3600) }
 
     /// Oldest timestamp still held at `granularity` (nil: raw records), at `now`.
     public func oldestKept(_ granularity: Granularity?, now: Date) -> Date {
@@ -57,6 +64,8 @@ public struct PendingCount: Sendable, Equatable {
 ///   the batch is durable (per the configured synchronous mode); when it throws, nothing was written.
 /// - A record whose `id` is already stored is reported `.duplicate` and changes nothing.
 /// - Every method is safe to call concurrently; writes are serialized by the store.
+/// - A write that fails throws a `StoreFault`: `.permanent` faults are latched (every later write
+///   fails with the same fault, without touching the database) until the process restarts.
 public protocol UsageStore: PriceChangeRepository, ReportSource {
     func commit(_ records: [PricedRecord]) async throws -> [WriteOutcome]
     /// Completes a pending record: `reprice` turns the completed record into its priced form.
@@ -66,6 +75,23 @@ public protocol UsageStore: PriceChangeRepository, ReportSource {
     func lifetimeTotals() async throws -> [UsageTotals]
     func pendingCounts() async throws -> [PendingCount]
     func prune(retention: RetentionPolicy, now: Date) async throws -> PruneSummary
-    /// Throws when the store cannot take writes.
-    func checkWritable() async throws
+    /// A real write to the store, for readiness when no records arrive. Throws a `StoreFault`.
+    func probeWrite(now: Date) async throws
+    /// What can be told about the store without a database access (file identity, free space, a
+    /// permanent fault seen by a write): cheap, never waits behind the writer.
+    func condition() -> StoreCondition
+    /// Called once after the last write on a clean shutdown.
+    func close() async throws
+}
+
+public struct StoreCondition: Sendable, Equatable {
+    /// A fault that stops every write until an operator acts (nil: none seen).
+    public var fault: StoreFault?
+    /// Bytes free for the store's files (nil: not a file store, or unknown).
+    public var freeBytes: Int64?
+
+    public init(fault: StoreFault? = nil, freeBytes: Int64? = nil) {
+        self.fault = fault
+        self.freeBytes = freeBytes
+    }
 }

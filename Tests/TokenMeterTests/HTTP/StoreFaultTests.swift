@@ -22,10 +22,12 @@ final class FaultInjectingStore: UsageStore {
         try check()
         return try await inner.complete(id: id, with: completion, reprice: reprice)
     }
-    func checkWritable() async throws {
+    func probeWrite(now: Date) async throws {
         try check()
-        try await inner.checkWritable()
+        try await inner.probeWrite(now: now)
     }
+    func condition() -> StoreCondition { inner.condition() }
+    func close() async throws { try await inner.close() }
     func lifetimeTotals() async throws -> [UsageTotals] { try await inner.lifetimeTotals() }
     func pendingCounts() async throws -> [PendingCount] { try await inner.pendingCounts() }
     func prune(retention: RetentionPolicy, now: Date) async throws -> PruneSummary { try await inner.prune(retention: retention, now: now) }
@@ -66,7 +68,8 @@ struct StoreFaultTests {
             #expect(components.pricing.catalog.versions["x-model"] == nil)  // a failed save changes nothing
 
             store.failing.withLock { $0 = false }
-            #expect(try await client.get("/readyz").status == .ok)
+            // The health monitor probes the store each second while it is not ready.
+            #expect(try await eventually { try await client.get("/readyz").status == .ok })
             let retried = try await client.post("/v1/usage", json: record("during-fault"))
             #expect(retried.status == .ok)
             #expect(try retried.json()["accepted"] as? Int == 1)

@@ -48,7 +48,7 @@ struct ReportPropertyTests {
 
     @Test func randomRangesGroupingsAndZonesMatchBruteForce() async throws {
         let fixture = try await Self.fixture.value
-        let service = ReportService(source: fixture.store, retention: Self.retention)
+        let service = ReportService(source: fixture.store, retention: Self.retention, maxGroups: 100_000)
         var rng = SeededGenerator(seed: 7)
         var exactChecks = 0
         var userChecks = 0
@@ -129,7 +129,7 @@ struct ReportPropertyTests {
 
     @Test func topNWithOtherGroupSumsTheRest() async throws {
         let fixture = try await Self.fixture.value
-        let service = ReportService(source: fixture.store, retention: Self.retention)
+        let service = ReportService(source: fixture.store, retention: Self.retention, maxGroups: 100_000)
         let from = Self.now.addingTimeInterval(-30 * 86400)
         let p = ReportParameters(from: from, to: Self.now, groupBy: [.model, .operation], limit: 3, timeZone: .gmt)
         let summary = try await service.summary(p, now: Self.now)
@@ -148,7 +148,7 @@ struct ReportPropertyTests {
 
     @Test func timeseriesBucketsAddUpToTheSummary() async throws {
         let fixture = try await Self.fixture.value
-        let service = ReportService(source: fixture.store, retention: Self.retention)
+        let service = ReportService(source: fixture.store, retention: Self.retention, maxGroups: 100_000)
         for zone in ["UTC", "Asia/Kolkata"] {
             let tz = TimeZone(identifier: zone)!
             let from = ReportCalendar(timeZone: tz).startOfDay(Self.now.addingTimeInterval(-20 * 86400))

@@ -5,6 +5,7 @@ import Hummingbird
 struct OperationsController<Context: RequestContext> {
     let metrics: UsageMetrics
     let store: any UsageStore
+    let health: StoreHealth
     let queue: WriteQueue
 
     func addRoutes(to router: Router<Context>) {
@@ -26,13 +27,37 @@ struct OperationsController<Context: RequestContext> {
                         body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
 
-    /// Ready when the store takes writes.
+    /// Ready when the store takes writes now: the last write succeeded, none is stalled, the file
+    /// is the one opened, the disk has room and the queue is not full. Answered from memory (the
+    /// writer and the health monitor keep it current) and the file system's word (stat, statvfs),
+    /// never by waiting on the database.
     @Sendable func ready(_ request: Request, context: Context) async throws -> Response {
-        do {
-            try await store.checkWritable()
-            return JSONResponse.make(["status": "ready", "queue_depth": String(queue.depth)])
-        } catch {
-            throw APIError(.serviceUnavailable, "store not writable: \(error)", headers: [.retryAfter: "5"])
+        health.update(store.condition())
+        let readiness = health.readiness(now: Date(), queueDepth: queue.depth, queueCapacity: queue.capacity)
+        let answer = ReadinessAnswer(readiness)
+        guard readiness.isReady else {
+            return JSONResponse.make(status: .serviceUnavailable, answer, headers: readiness.permanent ? [:] : [.retryAfter: "5"])
+        }
+        return JSONResponse.make(answer)
+    }
+
+    struct ReadinessAnswer: Encodable {
+        var status: String
+        var error: String?
+        var reasons: [String]
+        var permanent: Bool
+        var last_write_age_seconds: Double
+        var queue_depth: Int
+        var free_bytes: Int64?
+
+        init(_ readiness: Readiness) {
+            status = readiness.isReady ? "ready" : "not ready"
+            error = readiness.isReady ? nil : "not ready: " + readiness.reasons.joined(separator: "; ")
+            reasons = readiness.reasons
+            permanent = readiness.permanent
+            last_write_age_seconds = (readiness.lastSuccessAgeSeconds * 1000).rounded() / 1000
+            queue_depth = readiness.queueDepth
+            free_bytes = readiness.freeBytes
         }
     }
 }

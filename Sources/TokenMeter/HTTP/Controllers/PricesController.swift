@@ -116,7 +116,7 @@ struct PricesController<Context: RequestContext> {
         do {
             try await pricing.apply(changes)
         } catch {
-            throw APIError.overloaded("the price change could not be saved: \(error)", retryAfterSeconds: 5)
+            throw APIError.store(StoreFault.classify(error), "the price change")
         }
     }
 }

@@ -6,15 +6,35 @@ struct ReportsController<Context: RequestContext> {
     let source: any ReportSource
     let config: ServerConfig
     let pricing: PricingService
+    let gate: ReportGate
 
-    var service: ReportService { ReportService(source: source, retention: config.retention, pricing: pricing) }
+    var service: ReportService {
+        ReportService(source: source, retention: config.retention, pricing: pricing, maxGroups: config.maxReportGroups)
+    }
 
     func addRoutes(to router: Router<Context>) {
-        router.get("v1/reports/summary", use: summary)
-        router.get("v1/reports/timeseries", use: timeseries)
-        router.get("v1/reports/monitoring", use: monitoring)
-        router.get("v1/reports/economics", use: economics)
-        router.get("v1/users/:user_id/usage", use: userUsage)
+        router.get("v1/reports/summary", use: gated(summary))
+        router.get("v1/reports/timeseries", use: gated(timeseries))
+        router.get("v1/reports/monitoring", use: gated(monitoring))
+        router.get("v1/reports/economics", use: gated(economics))
+        router.get("v1/users/:user_id/usage", use: gated(userUsage))
+    }
+
+    /// At most `max_concurrent_reports` report queries at once (each may hold many groups in
+    /// memory); a report's own parameter errors answer 400.
+    private func gated(_ handler: @escaping @Sendable (Request, Context) async throws -> Response)
+        -> @Sendable (Request, Context) async throws -> Response {
+        { [gate] request, context in
+            guard gate.enter() else {
+                throw APIError.overloaded("\(gate.limit) report queries are running already (max_concurrent_reports); retry shortly")
+            }
+            defer { gate.leave() }
+            do {
+                return try await handler(request, context)
+            } catch let error as ReportError {
+                throw APIError(.badRequest, error.description)
+            }
+        }
     }
 
     private func parameters(_ request: Request, now: Date, defaultRange: String = "24h") throws -> ReportParameters {

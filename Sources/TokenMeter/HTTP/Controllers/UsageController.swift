@@ -30,7 +30,7 @@ struct UsageController<Context: RequestContext> {
             throw APIError.overloaded("the server is shutting down; retry against another instance or later")
         } catch let error as StoreUnavailable {
             pipeline.metrics.refused(.storeError)
-            throw APIError.overloaded("\(error); nothing from this request was stored, retry later", retryAfterSeconds: 5)
+            throw APIError.store(error.fault, "the records")
         }
         let status: HTTPResponse.Status = summary.accepted + summary.duplicates > 0 ? .ok : .badRequest
         return JSONResponse.make(status: status, summary)
@@ -53,7 +53,9 @@ struct UsageController<Context: RequestContext> {
         } catch let error as NormalizationError {
             throw APIError(.badRequest, error.message)
         } catch {
-            throw APIError.overloaded("the store could not commit the completion: \(error)", retryAfterSeconds: 5)
+            let fault = StoreFault.classify(error)
+            pipeline.metrics.storeHealth.failed(fault)
+            throw APIError.store(fault, "the completion")
         }
         switch result {
         case .notFound:
