@@ -32,6 +32,12 @@ struct WriterBench: AsyncParsableCommand {
     @Option(help: "Append tab-separated result lines to this file (for scripts/bench/run).")
     var resultsTsv: String?
 
+    @Option(help: "Synchronous modes to run (FULL, NORMAL).")
+    var synchronous: [String] = SQLiteStore.Synchronous.allCases.map(\.rawValue)
+
+    @Flag(help: "Run only store.commit, not the raw-SQLite reference (to count its system calls alone).")
+    var storeOnly = false
+
     func count(_ sync: SQLiteStore.Synchronous, _ batch: Int) -> Int {
         batch == 1 ? (sync == .full ? singleFull : singleNormal) : records
     }
@@ -47,7 +53,11 @@ struct WriterBench: AsyncParsableCommand {
         log("generated \(all.count) records; scratch databases at \(scratch)-*")
 
         var lines: [String] = []
-        for sync in SQLiteStore.Synchronous.allCases {
+        let modes = try synchronous.map { name in
+            guard let mode = SQLiteStore.Synchronous(rawValue: name.uppercased()) else { throw ValidationError("--synchronous: \(name) is not FULL or NORMAL") }
+            return mode
+        }
+        for sync in modes {
             for batch in batches {
                 let n = count(sync, batch)
                 let rows = Array(all.prefix(n))
@@ -56,7 +66,7 @@ struct WriterBench: AsyncParsableCommand {
                 for rep in 0..<repeats {
                     // Alternate which side runs first so drift of the machine hits both.
                     let order = rep % 2 == 0 ? [true, false] : [false, true]
-                    for tokenmeter in order {
+                    for tokenmeter in order where tokenmeter || !storeOnly {
                         let path = "\(scratch)-\(tokenmeter ? "store" : "raw").sqlite"
                         removeDatabase(path)
                         let seconds = tokenmeter
@@ -67,6 +77,10 @@ struct WriterBench: AsyncParsableCommand {
                         if tokenmeter { store.append(rate) } else { raw.append(rate) }
                         log("  \(sync.rawValue) batch \(batch) rep \(rep + 1) \(tokenmeter ? "tokenmeter" : "raw") \(n) records in \(format(seconds, 2)) s: \(format(rate)) records/s")
                     }
+                }
+                if storeOnly {
+                    print("| \(sync.rawValue) | \(batch) | \(n) | \(format(Timing.median(store))) | - | - |")
+                    continue
                 }
                 let s = Timing.median(store), r = Timing.median(raw)
                 let line = "| \(sync.rawValue) | \(batch) | \(n) | \(format(s)) | \(format(r)) | \(format(s / r, 2)) |"

@@ -36,6 +36,10 @@ struct ServeCommand: AsyncParsableCommand {
         if let raised = ConnectionLimit.raiseDescriptorLimit(), raised.from != raised.to {
             logger.info("file-descriptor soft limit raised from \(raised.from) to \(raised.to)")
         }
+        if !FileManager.default.fileExists(atPath: config.databasePath) {
+            // Said out loud: after a database file was deleted or moved, a restart starts empty.
+            logger.notice("no database file at \(config.databasePath): creating a new, empty store there")
+        }
         let components: AppComponents
         do {
             components = try await AppComponents.open(config: config)

@@ -517,3 +517,39 @@ def test_a_long_price_change_history_stays_small_and_does_not_hold_up_ingest(ser
     print(f"restart with the compacted log: {time.monotonic() - restart_start:.2f} s to /healthz")
     r = http_request(server.port, "GET", "/v1/prices/bulk-model-1")
     assert r.status == 200 and '"input":9' in r.text.replace(" ", ""), r
+
+
+def test_readiness_answers_at_once_behind_a_frozen_disk(tmp_path, server_factory):
+    skip = loop_devices_usable() or (shutil.which("fsfreeze") is None and "fsfreeze is not installed")
+    if skip:
+        pytest.skip(skip)
+    loop = LoopMount(tmp_path, size_mb=64)
+    server = None
+    frozen = False
+    try:
+        config = write_config(tmp_path / "c.json", min_free_disk_mb=1)
+        server = server_factory(db=loop.mountpoint / "tokenmeter.sqlite", extra_args=["--config", str(config)]).start()
+        assert post_usage(server.port, record("before-freeze")).status == 200
+        subprocess.run(["fsfreeze", "-f", str(loop.mountpoint)], check=True)
+        frozen = True
+        answer = {}
+        writer = threading.Thread(target=lambda: answer.setdefault("r", post_usage(server.port, record("during-freeze"), timeout=60)))
+        writer.start()
+        time.sleep(6.5)  # past the 5 s stall threshold
+        start = time.monotonic()
+        status, body, _ = readiness(server.port)
+        elapsed = time.monotonic() - start
+        assert elapsed < 2.0, f"/readyz took {elapsed:.1f} s behind a frozen disk"
+        assert status == 503 and "running for" in body["error"], body
+        assert "r" not in answer, "a write was acknowledged while the disk was frozen"
+        subprocess.run(["fsfreeze", "-u", str(loop.mountpoint)], check=True)
+        frozen = False
+        writer.join(timeout=60)
+        assert answer["r"].status == 200
+        assert wait_until(lambda: readiness(server.port)[0] == 200, timeout=10)
+    finally:
+        if frozen:
+            subprocess.run(["fsfreeze", "-u", str(loop.mountpoint)], capture_output=True)
+        if server is not None:
+            server.stop()
+        loop.cleanup()

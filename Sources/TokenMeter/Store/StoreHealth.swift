@@ -64,7 +64,10 @@ public final class StoreHealth: Sendable {
 
 /// Whether the store takes writes now, and why not.
 public struct Readiness: Sendable, Equatable {
+    public enum Problem: String, Sendable { case fault, stalled, lastWriteFailed, lowDisk, queueFull }
     public var reasons: [String]
+    /// What each reason is about (stable while the numbers in the reasons change).
+    public var problems: [Problem]
     /// A reason that will not pass without an operator.
     public var permanent: Bool
     public var lastSuccessAgeSeconds: Double
@@ -78,27 +81,32 @@ public struct Readiness: Sendable, Equatable {
                          condition: StoreCondition, queueDepth: Int, queueCapacity: Int,
                          thresholds: StoreHealth.Thresholds, now: Date) -> Readiness {
         var reasons: [String] = []
+        var problems: [Problem] = []
+        func add(_ problem: Problem, _ reason: String) {
+            problems.append(problem)
+            reasons.append(reason)
+        }
         var permanent = false
         if let fault = condition.fault {
-            reasons.append(fault.description)
+            add(.fault, fault.description)
             permanent = fault.isPermanent
         }
         let stalled = oldestInFlight.map { now.timeIntervalSince($0) } ?? 0
         let stallLimit = Double(thresholds.stalledAfter.components.seconds) + Double(thresholds.stalledAfter.components.attoseconds) / 1e18
         if stalled > stallLimit {
-            reasons.append("a store write has been running for \(Int(stalled)) s (the disk or the file system is stalled)")
+            add(.stalled, "a store write has been running for \(Int(stalled)) s (the disk or the file system is stalled)")
         }
         if let failure = lastFailure, failure.at >= lastSuccessAt, condition.fault == nil {
-            reasons.append("the last store write failed: \(failure.fault.description)")
+            add(.lastWriteFailed, "the last store write failed: \(failure.fault.description)")
             permanent = permanent || failure.fault.isPermanent
         }
         if let free = condition.freeBytes, free < thresholds.minFreeBytes {
-            reasons.append("only \(free / 1_048_576) MiB free on the database's file system (the threshold is \(thresholds.minFreeBytes / 1_048_576) MiB)")
+            add(.lowDisk, "only \(free / 1_048_576) MiB free on the database's file system (the threshold is \(thresholds.minFreeBytes / 1_048_576) MiB)")
         }
         if queueDepth >= queueCapacity {
-            reasons.append("the write queue is full (\(queueDepth) records waiting)")
+            add(.queueFull, "the write queue is full (\(queueDepth) records waiting)")
         }
-        return Readiness(reasons: reasons, permanent: permanent, lastSuccessAgeSeconds: max(0, now.timeIntervalSince(lastSuccessAt)),
+        return Readiness(reasons: reasons, problems: problems, permanent: permanent, lastSuccessAgeSeconds: max(0, now.timeIntervalSince(lastSuccessAt)),
                          queueDepth: queueDepth, freeBytes: condition.freeBytes, stalledSeconds: stalled)
     }
 }

@@ -29,16 +29,16 @@ public struct StoreHealthMonitor: Service {
     }
 
     public func run() async throws {
-        var lastReasons: [String] = []
+        var lastProblems: [Readiness.Problem] = []
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let readiness = check()
-            if readiness.reasons != lastReasons {
+            if readiness.problems != lastProblems {
                 if readiness.isReady {
                     logger.notice("store ready again")
                 } else {
                     logger.error("store not ready\(readiness.permanent ? " (permanent: an operator must act)" : ""): \(readiness.reasons.joined(separator: "; "))")
                 }
-                lastReasons = readiness.reasons
+                lastProblems = readiness.problems
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
