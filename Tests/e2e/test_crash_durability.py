@@ -192,3 +192,60 @@ def test_acknowledged_records_survive_kill_9_and_retries_store_each_once(server_
     assert family_sum(samples, "tokenmeter_requests_total") == TOTAL_RECORDS
     total_in = query_db(db, "SELECT SUM(input_tokens) FROM usage_records")[0][0]
     assert family_sum(samples, "tokenmeter_tokens_total", type="input") == total_in
+
+
+def test_acknowledged_completions_survive_kill_9_and_count_once(server_factory):
+    """PATCH goes through the write queue and the group commit like new records: kill -9 during a
+    storm of completions, then retries. Every acknowledged completion is stored, each record is
+    completed once (a retry of a completed one answers 409), and the counters equal the store."""
+    from conftest import patch_usage
+
+    server = server_factory().start()
+    db = server.db_path
+    jobs = [f"job-{t:02d}-{k:03d}" for t in range(8) for k in range(60)]
+    for i in range(0, len(jobs), 60):
+        body = [{"id": j, "operation": "video", "model": "gpt-4o-mini", "status": "pending", "input_tokens": 100}
+                for j in jobs[i:i + 60]]
+        assert post_usage(server.port, body).status == 200
+    outcomes: dict[str, str] = {}
+    answered = 0
+    lock = threading.Condition()
+    port = server.port
+
+    def completer(thread: int):
+        nonlocal answered
+        for job in jobs[thread * 60:(thread + 1) * 60]:
+            try:
+                r = patch_usage(port, job, {"status": "success", "output_tokens": 50}, timeout=30)
+                kind = "2xx" if r.status == 200 else f"{r.status}"
+            except (OSError, http.client.HTTPException):
+                kind = "none"
+            with lock:
+                outcomes[job] = kind
+                answered += 1
+                lock.notify_all()
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(completer, t) for t in range(8)]
+        with lock:
+            lock.wait_for(lambda: answered >= len(jobs) // 2, timeout=90)
+        server.kill()
+        for f in futures:
+            f.result(timeout=120)
+    acked = {j for j, k in outcomes.items() if k == "2xx"}
+    assert acked and len(acked) < len(jobs), f"{len(acked)} of {len(jobs)} acknowledged: the kill did not land mid-storm"
+    assert not [k for k in outcomes.values() if k.startswith("4")], outcomes
+    done = {row[0] for row in query_db(db, "SELECT id FROM usage_records WHERE status = 'success'")}
+    assert acked <= done, f"{len(acked - done)} acknowledged completions lost"
+
+    server.start()
+    port = server.port
+    for job in jobs:  # the clients retry every completion
+        r = patch_usage(port, job, {"status": "success", "output_tokens": 50})
+        assert r.status == (409 if job in done else 200), (job, r)
+    count, out = query_db(db, "SELECT COUNT(*), SUM(output_tokens) FROM usage_records WHERE status = 'success'")[0]
+    assert count == len(jobs) and out == 50 * len(jobs)
+    samples = metrics_for(port)
+    assert family_sum(samples, "tokenmeter_requests_total") == len(jobs)
+    assert family_sum(samples, "tokenmeter_tokens_total", type="output") == out
+    assert family_sum(samples, "tokenmeter_pending_requests") == 0

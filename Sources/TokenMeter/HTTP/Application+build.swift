@@ -43,7 +43,7 @@ public func buildRouter(_ components: AppComponents) -> Router<BasicRequestConte
     router.add(middleware: JSONErrorMiddleware())
     router.add(middleware: AuthMiddleware(tokens: components.config.tokens, metricsToken: components.config.metricsToken))
     OperationsController(metrics: components.metrics, store: components.store, health: components.health, queue: components.queue).addRoutes(to: router)
-    router.addRoutes(UsageController(pipeline: components.pipeline, store: components.store,
+    router.addRoutes(UsageController(pipeline: components.pipeline,
                                      bodyLimit: components.config.bodyLimitBytes,
                                      bodyTimeout: components.config.bodyTimeout).endpoints, atPath: "/v1/usage")
     router.addRoutes(PricesController(pricing: components.pricing).endpoints, atPath: "/v1/prices")

@@ -49,32 +49,51 @@ public struct BatchWriter: Service {
     }
 
     func write(_ batch: [WriteQueue.Item]) async {
-        let records = batch.flatMap(\.records)
+        let writes = batch.flatMap(\.writes)
         let start = ContinuousClock.now
         let token = health.started(now: Date())
         do {
-            let outcomes = try await store.commit(records)
+            let results = try await store.write(writes)
             health.finished(token, fault: nil, now: Date())
             let elapsed = ContinuousClock.now - start
             metrics.storeWrite(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             metrics.setQueueDepth(queue.depth)
-            let accepted = zip(records, outcomes).lazy.filter { $0.1 == .accepted }.map(\.0)
-            for record in accepted where record.record.status == .pending {
-                metrics.pendingChanged(service: record.record.service, operation: record.record.operation, model: record.model, by: 1)
-            }
-            metrics.record(batch: accepted)
+            countCommitted(writes, results)
             var offset = 0
             for item in batch {
-                item.continuation.resume(returning: Array(outcomes[offset..<(offset + item.records.count)]))
-                offset += item.records.count
+                item.continuation.resume(returning: Array(results[offset..<(offset + item.writes.count)]))
+                offset += item.writes.count
             }
         } catch {
             let fault = StoreFault.classify(error)
             health.finished(token, fault: fault, now: Date())
             metrics.storeHealth.failed(fault)
-            logger.error("store write failed (\(fault.isPermanent ? "permanent" : "transient")), \(records.count) records not committed: \(fault)")
+            logger.error("store write failed (\(fault.isPermanent ? "permanent" : "transient")), \(writes.count) records not committed: \(fault)")
             for item in batch { item.continuation.resume(throwing: StoreUnavailable(fault: fault)) }
         }
+    }
+
+    /// The one place where committed writes become counter updates: new completed records and
+    /// completions count as calls, new pending records move the pending gauge.
+    private func countCommitted(_ writes: [StoreWrite], _ results: [StoreWriteResult]) {
+        var counted: [PricedRecord] = []
+        counted.reserveCapacity(writes.count)
+        for (write, result) in zip(writes, results) {
+            switch (write, result) {
+            case (.insert(let record), .accepted):
+                if record.record.status == .pending {
+                    metrics.pendingChanged(service: record.record.service, operation: record.record.operation, model: record.model, by: 1)
+                } else {
+                    counted.append(record)
+                }
+            case (.complete, .completed(let priced, let pendingModel)):
+                metrics.pendingChanged(service: priced.record.service, operation: priced.record.operation, model: pendingModel, by: -1)
+                counted.append(priced)
+            default:
+                break
+            }
+        }
+        metrics.record(batch: counted)
     }
 }
 

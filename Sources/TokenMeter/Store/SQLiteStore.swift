@@ -133,53 +133,59 @@ public final class SQLiteStore: UsageStore {
 
     // MARK: - Writes
 
-    public func commit(_ records: [PricedRecord]) async throws -> [WriteOutcome] {
-        let (outcomes, resolved) = try await guardedWrite { db in
-            var outcomes: [WriteOutcome] = []
-            outcomes.reserveCapacity(records.count)
+    /// Inserts and completions in one transaction, in order: a completion sees a record inserted
+    /// earlier in the same batch. A completion that does not fit its record is rejected alone.
+    public func write(_ writes: [StoreWrite]) async throws -> [StoreWriteResult] {
+        let (results, resolved) = try await guardedWrite { db in
+            var results: [StoreWriteResult] = []
+            results.reserveCapacity(writes.count)
             var aggregate = BatchAggregate()
             var resolved = UserOrdinals.Resolved()
             let insert = try db.cachedStatement(sql: RecordRow.insertSQL)
             insert.setUncheckedArguments([])  // execute() then runs the values bound by RecordRow.bind
-            let receivedAt = Date().unixMilliseconds
-            for record in records {
-                let ordinal = try record.record.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
-                RecordRow.bind(record, userOrdinal: ordinal, receivedAtMs: receivedAt, to: insert.sqliteStatement)
-                try insert.execute()
-                if db.changesCount == 1 {
-                    outcomes.append(.accepted)
-                    if record.record.status != .pending { aggregate.add(record, userOrdinal: ordinal) }
-                } else {
-                    outcomes.append(.duplicate)
+            let now = Date()
+            let receivedAt = now.unixMilliseconds
+            for write in writes {
+                switch write {
+                case .insert(let record):
+                    let ordinal = try record.record.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
+                    RecordRow.bind(record, userOrdinal: ordinal, receivedAtMs: receivedAt, to: insert.sqliteStatement)
+                    try insert.execute()
+                    if db.changesCount == 1 {
+                        results.append(.accepted)
+                        if record.record.status != .pending { aggregate.add(record, userOrdinal: ordinal) }
+                    } else {
+                        results.append(.duplicate)
+                    }
+                case .complete(let id, let completion, let reprice):
+                    results.append(try self.complete(id: id, completion, reprice, completedAt: now, db, &aggregate, &resolved))
                 }
             }
             try Self.write(aggregate, db)
-            return (outcomes, resolved)
+            return (results, resolved)
         }
         userOrdinals.remember(resolved)
-        return outcomes
+        return results
     }
 
-    public func complete(id: String, with completion: RecordCompletion,
-                         reprice: @escaping @Sendable (UsageRecord) throws -> PricedRecord) async throws -> CompletionResult {
-        let (result, resolved) = try await guardedWrite { db -> (CompletionResult, UserOrdinals.Resolved) in
-            var resolved = UserOrdinals.Resolved()
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM usage_records WHERE id = ?", arguments: [id]) else {
-                return (.notFound, resolved)
-            }
-            let stored = RecordRow.record(from: row)
-            guard stored.status == .pending else { return (.alreadyCompleted(stored.status), resolved) }
-            let priced = try reprice(try completion.applied(to: stored))
-            try db.execute(sql: RecordRow.completeSQL, arguments: RecordRow.completionArguments(priced, completedAt: Date()))
-            var aggregate = BatchAggregate()
-            let ordinal = try (row["user_ordinal"] as Int64?)
-                ?? stored.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
-            aggregate.add(priced, userOrdinal: ordinal)
-            try Self.write(aggregate, db)
-            return (.completed(priced, pendingModel: row["model"]), resolved)
+    private func complete(id: String, _ completion: RecordCompletion, _ reprice: (UsageRecord) throws -> PricedRecord,
+                          completedAt: Date, _ db: Database, _ aggregate: inout BatchAggregate,
+                          _ resolved: inout UserOrdinals.Resolved) throws -> StoreWriteResult {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM usage_records WHERE id = ?", arguments: [id]) else {
+            return .notFound
         }
-        userOrdinals.remember(resolved)
-        return result
+        let stored = RecordRow.record(from: row)
+        guard stored.status == .pending else { return .alreadyCompleted(stored.status) }
+        let priced: PricedRecord
+        do {
+            priced = try reprice(try completion.applied(to: stored))
+        } catch let error as NormalizationError {
+            return .rejected(error)
+        }
+        try db.execute(sql: RecordRow.completeSQL, arguments: RecordRow.completionArguments(priced, completedAt: completedAt))
+        let ordinal = try (row["user_ordinal"] as Int64?) ?? stored.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
+        aggregate.add(priced, userOrdinal: ordinal)
+        return .completed(priced, pendingModel: row["model"])
     }
 
     private static let rollupUpsertSQL: [Granularity: String] = StoreSchema.rollupTables.mapValues { table in

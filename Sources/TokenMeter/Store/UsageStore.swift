@@ -60,18 +60,16 @@ public struct PendingCount: Sendable, Equatable {
 }
 
 /// The durable store. Implementations state these guarantees:
-/// - `commit` writes all records of a batch and their rollups in one transaction; when it returns,
+/// - `write` writes all records of a batch and their rollups in one transaction; when it returns,
 ///   the batch is durable (per the configured synchronous mode); when it throws, nothing was written.
 /// - A record whose `id` is already stored is reported `.duplicate` and changes nothing.
 /// - Every method is safe to call concurrently; writes are serialized by the store.
 /// - A write that fails throws a `StoreFault`: `.permanent` faults are latched (every later write
 ///   fails with the same fault, without touching the database) until the process restarts.
 public protocol UsageStore: PriceChangeRepository, ReportSource {
-    func commit(_ records: [PricedRecord]) async throws -> [WriteOutcome]
-    /// Completes a pending record: `reprice` turns the completed record into its priced form.
-    /// Throws `NormalizationError` (nothing written) when the completion does not fit the record.
-    func complete(id: String, with completion: RecordCompletion,
-                  reprice: @escaping @Sendable (UsageRecord) throws -> PricedRecord) async throws -> CompletionResult
+    /// Inserts and completions, one result each, in one transaction (`commit` and `complete` in the
+    /// extension are the one-kind forms of it).
+    func write(_ writes: [StoreWrite]) async throws -> [StoreWriteResult]
     func lifetimeTotals() async throws -> [UsageTotals]
     func pendingCounts() async throws -> [PendingCount]
     func prune(retention: RetentionPolicy, now: Date) async throws -> PruneSummary

@@ -11,8 +11,9 @@ public final class WriteQueue: Sendable {
     }
 
     struct Item: Sendable {
-        let records: [PricedRecord]
-        let continuation: CheckedContinuation<[WriteOutcome], any Error>
+        let writes: [StoreWrite]
+        let continuation: CheckedContinuation<[StoreWriteResult], any Error>
+        var recordCount: Int { writes.count }
     }
 
     private struct State {
@@ -31,12 +32,19 @@ public final class WriteQueue: Sendable {
 
     /// Waits until the writer committed `records`; throws `SubmitError` or the store's error.
     public func submit(_ records: [PricedRecord]) async throws -> [WriteOutcome] {
-        try await withCheckedThrowingContinuation { continuation in
+        try await submit(records.map(StoreWrite.insert)).map { $0.writeOutcome ?? .duplicate }
+    }
+
+    /// Waits until the writer committed `writes` (inserts and completions); throws `SubmitError`
+    /// or the store's error.
+    public func submit(_ writes: [StoreWrite]) async throws -> [StoreWriteResult] {
+        let records = writes
+        return try await withCheckedThrowingContinuation { continuation in
             let (error, waiter) = state.withLock { state -> (SubmitError?, CheckedContinuation<Void, Never>?) in
                 if state.closed { return (.closed, nil) }
                 // A request bigger than the whole queue still goes through when the queue is empty.
                 if state.recordCount > 0 && state.recordCount + records.count > capacity { return (.full, nil) }
-                state.items.append(Item(records: records, continuation: continuation))
+                state.items.append(Item(writes: records, continuation: continuation))
                 state.recordCount += records.count
                 defer { state.waiter = nil }
                 return (nil, state.waiter)
@@ -54,8 +62,8 @@ public final class WriteQueue: Sendable {
                 guard !state.items.isEmpty else { return state.closed ? [] : nil }
                 var taken = 0
                 var count = 0
-                while taken < state.items.count && (taken == 0 || count + state.items[taken].records.count <= maxRecords) {
-                    count += state.items[taken].records.count
+                while taken < state.items.count && (taken == 0 || count + state.items[taken].recordCount <= maxRecords) {
+                    count += state.items[taken].recordCount
                     taken += 1
                 }
                 let batch = Array(state.items.prefix(taken))

@@ -14,13 +14,9 @@ final class FaultInjectingStore: UsageStore {
 
     private func check() throws { if failing.withLock({ $0 }) { throw StoreError("disk I/O error (injected)") } }
 
-    func commit(_ records: [PricedRecord]) async throws -> [WriteOutcome] {
+    func write(_ writes: [StoreWrite]) async throws -> [StoreWriteResult] {
         try check()
-        return try await inner.commit(records)
-    }
-    func complete(id: String, with completion: RecordCompletion, reprice: @escaping @Sendable (UsageRecord) throws -> PricedRecord) async throws -> CompletionResult {
-        try check()
-        return try await inner.complete(id: id, with: completion, reprice: reprice)
+        return try await inner.write(writes)
     }
     func probeWrite(now: Date) async throws {
         try check()

@@ -4,7 +4,6 @@ import Hummingbird
 /// `POST /v1/usage` and `PATCH /v1/usage/{id}`.
 struct UsageController<Context: RequestContext> {
     let pipeline: IngestPipeline
-    let store: any UsageStore
     let bodyLimit: Int
     let bodyTimeout: Duration
 
@@ -40,33 +39,39 @@ struct UsageController<Context: RequestContext> {
     @Sendable func complete(_ request: Request, context: Context) async throws -> Response {
         let raw = try context.parameters.require("id")
         let id = raw.removingPercentEncoding ?? raw
-        let body = try await Self.collect(request, limit: 1024 * 1024)
+        let body = try await Self.collect(request, limit: 1024 * 1024, timeout: bodyTimeout)
         let completion: RecordCompletion
         switch JSONValue.parse(body[...]).flatMap(pipeline.normalizer.normalizeCompletion) {
         case .success(let value): completion = value
         case .failure(let error): throw APIError(.badRequest, error.message)
         }
         let pricing = pipeline.pricing
-        let result: CompletionResult
+        let result: StoreWriteResult
         do {
-            result = try await store.complete(id: id, with: completion, reprice: { try pricing.priceWithinLimits($0).get() })
-        } catch let error as NormalizationError {
-            throw APIError(.badRequest, error.message)
-        } catch {
-            let fault = StoreFault.classify(error)
-            pipeline.metrics.storeHealth.failed(fault)
-            throw APIError.store(fault, "the completion")
+            // Through the write queue and the group commit, like new records.
+            result = try await pipeline.queue.submit([.complete(id: id, completion: completion,
+                                                                reprice: { try pricing.priceWithinLimits($0).get() })])[0]
+        } catch WriteQueue.SubmitError.full {
+            pipeline.metrics.refused(.queueFull)
+            throw APIError.overloaded("the write queue is full; retry later (the completion was not stored)")
+        } catch WriteQueue.SubmitError.closed {
+            pipeline.metrics.refused(.shuttingDown)
+            throw APIError.overloaded("the server is shutting down; retry against another instance or later")
+        } catch let error as StoreUnavailable {
+            pipeline.metrics.refused(.storeError)
+            throw APIError.store(error.fault, "the completion")
         }
         switch result {
         case .notFound:
             throw APIError(.notFound, "no record with id '\(id)'")
         case .alreadyCompleted(let status):
             throw APIError(.conflict, "record '\(id)' is already completed (status \(status.rawValue))")
-        case .completed(let priced, let pendingModel):
-            let metrics = pipeline.metrics
-            metrics.pendingChanged(service: priced.record.service, operation: priced.record.operation, model: pendingModel, by: -1)
-            metrics.record(priced)
+        case .rejected(let error):
+            throw APIError(.badRequest, error.message)
+        case .completed(let priced, _):
             return JSONResponse.make(CompletionResponse(priced))
+        case .accepted, .duplicate:
+            throw APIError(.internalServerError, "internal error (the server logged the details)")
         }
     }
 
