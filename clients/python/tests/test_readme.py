@@ -25,7 +25,7 @@ def python_blocks():
 def test_readme_examples_run_and_store_what_they_say(server):
     pytest.importorskip("litellm", reason="the README's LiteLLM example needs litellm==1.110.2 (see .ci/run)")
     import litellm
-    saved_callbacks = list(litellm.callbacks)
+    litellm.logging_callback_manager._reset_all_callbacks()  # see test_sdk_objects.litellm_module
     namespace: dict = {"__name__": "readme"}
     blocks = python_blocks()
     assert len(blocks) >= 8
@@ -53,7 +53,7 @@ def test_readme_examples_run_and_store_what_they_say(server):
             if isinstance(value, TokenMeter):
                 value.close(10)
     finally:
-        litellm.callbacks = saved_callbacks
+        litellm.logging_callback_manager._reset_all_callbacks()
     assert ran == len(blocks) - 1
     ops = {}
     for (op,) in server.query("SELECT operation FROM usage_records"):

@@ -27,10 +27,8 @@ logger = logging.getLogger("tokenmeter")
 ErrorCallback = Callable[[TokenMeterError], None]
 Number = Union[int, float]
 
-_MODEL_KEYS = ("model", "model_id", "ai_model")
 _COST_KEYS = ("cost_usd", "cost_dollars", "total_cost_usd")
 _ID_ALIASES = ("generation_id", "request_id")
-_TIMESTAMP_KEYS = ("timestamp", "created_at")
 _GZIP_MIN_BYTES = 1024
 _MAX_DROPPED_IDS = 1000
 
@@ -212,15 +210,60 @@ class TokenMeter:
         response or a dict. Other keywords are sent as they are (the server's aliases such as
         `model_id`, `tokens_cost`, `latency_ms` work; unknown ones land in `metadata`).
         """
-        fields = dict(extra)
-        fields.update(operation=operation, model=model, usage=usage, timestamp=timestamp,
-                      user_id=user_id, plan=plan, paying=paying, service=service, category=category,
-                      provider=provider, status=status, input_tokens=input_tokens,
-                      cached_input_tokens=cached_input_tokens, cache_write_tokens=cache_write_tokens,
-                      output_tokens=output_tokens, reasoning_tokens=reasoning_tokens, units=units,
-                      cost_usd=cost_usd, credits=credits, duration_ms=duration_ms,
-                      error_type=error_type, error_message=error_message, metadata=metadata,
-                      resource_type=resource_type, resource_id=resource_id, tags=tags)
+        # Plain checks, not a loop over a dict of every keyword: this is the caller's hot path.
+        fields = extra
+        if operation is not None:
+            fields["operation"] = operation
+        if model is not None:
+            fields["model"] = model
+        if usage is not None:
+            fields["usage"] = usage
+        if timestamp is not None:
+            fields["timestamp"] = timestamp
+        if user_id is not None:
+            fields["user_id"] = user_id
+        if plan is not None:
+            fields["plan"] = plan
+        if paying is not None:
+            fields["paying"] = paying
+        if service is not None:
+            fields["service"] = service
+        if category is not None:
+            fields["category"] = category
+        if provider is not None:
+            fields["provider"] = provider
+        if status is not None:
+            fields["status"] = status
+        if input_tokens is not None:
+            fields["input_tokens"] = input_tokens
+        if cached_input_tokens is not None:
+            fields["cached_input_tokens"] = cached_input_tokens
+        if cache_write_tokens is not None:
+            fields["cache_write_tokens"] = cache_write_tokens
+        if output_tokens is not None:
+            fields["output_tokens"] = output_tokens
+        if reasoning_tokens is not None:
+            fields["reasoning_tokens"] = reasoning_tokens
+        if units is not None:
+            fields["units"] = units
+        if cost_usd is not None:
+            fields["cost_usd"] = cost_usd
+        if credits is not None:
+            fields["credits"] = credits
+        if duration_ms is not None:
+            fields["duration_ms"] = duration_ms
+        if error_type is not None:
+            fields["error_type"] = error_type
+        if error_message is not None:
+            fields["error_message"] = error_message
+        if metadata is not None:
+            fields["metadata"] = metadata
+        if resource_type is not None:
+            fields["resource_type"] = resource_type
+        if resource_id is not None:
+            fields["resource_id"] = resource_id
+        if tags is not None:
+            fields["tags"] = tags
         return self._record_fields(id, fields)
 
     def flush(self, timeout: Optional[float] = None) -> bool:
@@ -328,16 +371,19 @@ class TokenMeter:
         return rid
 
     def _build(self, rid: str, fields: Dict[str, Any]) -> Dict[str, Any]:
-        record: Dict[str, Any] = dict(self._defaults) if self._defaults else {}
-        for key, value in fields.items():
-            if value is not None:
-                record[key] = value
+        if self._defaults:
+            record: Dict[str, Any] = dict(self._defaults)
+            record.update(fields)
+        else:
+            record = fields
+        for key in [k for k, v in record.items() if v is None]:  # `is`, never `==` (arrays compare oddly)
+            del record[key]
         usage = record.pop("usage", None)
         if usage is not None:
             found = extract(usage)
             if found.usage is not None:
                 record["usage"] = found.usage
-            if found.model and not any(k in record for k in _MODEL_KEYS):
+            if found.model and "model" not in record and "model_id" not in record and "ai_model" not in record:
                 record["model"] = found.model
             if found.cost_usd is not None and not any(k in record for k in _COST_KEYS):
                 record["cost_usd"] = found.cost_usd
@@ -348,7 +394,7 @@ class TokenMeter:
                     meta.setdefault("response_id", found.response_id)
                     record["metadata"] = meta
         record["id"] = rid
-        if not any(k in record for k in _TIMESTAMP_KEYS):
+        if "timestamp" not in record and "created_at" not in record:
             record["timestamp"] = round(time.time(), 6)  # when record() ran, not when it is sent
         elif "timestamp" in record:
             record["timestamp"] = _timestamp(record["timestamp"])

@@ -32,11 +32,6 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reseed)
 
 
-def _format(value: int) -> str:
-    h = "%032x" % value
-    return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
-
-
 def new_id() -> str:
     """A new UUIDv7 string, e.g. '019a6f1e-3c2a-7000-8f3e-5b1d2c3a4b5c'."""
     global _last_ms, _counter
@@ -52,8 +47,8 @@ def new_id() -> str:
                 _counter = 0
         ms, counter = _last_ms, _counter
         rand = _rng.getrandbits(62)
-    value = (ms & 0xFFFFFFFFFFFF) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand
-    return _format(value)
+    return "%08x-%04x-7%03x-%04x-%012x" % (
+        (ms >> 16) & 0xFFFFFFFF, ms & 0xFFFF, counter, 0x8000 | (rand >> 48), rand & 0xFFFFFFFFFFFF)
 
 
 def id_time_ms(record_id: str) -> int:

@@ -29,9 +29,12 @@ class Extracted(NamedTuple):
 
 def drop_nones(value: Any) -> Any:
     """A copy of a JSON-like value without `None` entries in its objects (lists keep their length)."""
-    if isinstance(value, Mapping):
-        return {str(k): drop_nones(v) for k, v in value.items() if v is not None}
-    if isinstance(value, (list, tuple)):
+    t = type(value)
+    if t is int or t is str or t is float or t is bool:
+        return value
+    if t is dict or isinstance(value, Mapping):
+        return {k if type(k) is str else str(k): drop_nones(v) for k, v in value.items() if v is not None}
+    if t is list or t is tuple:
         return [drop_nones(v) for v in value]
     return value
 
@@ -82,6 +85,8 @@ def _number(value: Any) -> Optional[float]:
 
 
 def _from_response_mapping(d: Mapping) -> Optional[Extracted]:
+    if "usage" not in d and "usage_metadata" not in d and "usageMetadata" not in d:
+        return None
     for key in _USAGE_KEYS:
         usage = d.get(key)
         if isinstance(usage, Mapping):
@@ -101,7 +106,7 @@ def extract(obj: Any) -> Extracted:
         if found is not None:
             return found
         for wrapper in ("response", "message"):  # a `response.completed` event, anthropic `message_start`
-            inner = obj.get(wrapper)
+            inner = obj.get(wrapper) if wrapper in obj else None
             if isinstance(inner, Mapping):
                 found = _from_response_mapping(inner)
                 if found is not None:
