@@ -108,6 +108,30 @@ def bench_urllib(port: int, n: int) -> dict:
             "p99_us": samples[int(n * 0.99)] / 1000, "delivered_per_s": n / elapsed}
 
 
+def bench_raw_batches(port: int, n: int, batch: int = 500) -> dict:
+    """The server's own ceiling: pre-encoded NDJSON bodies of `batch` records, one keep-alive connection."""
+    import http.client
+    import uuid
+    bodies = []
+    for start in range(0, n, batch):
+        lines = []
+        for i in range(start, min(n, start + batch)):
+            record = record_fields(i)
+            record.update(id=str(uuid.uuid4()), service="bench-raw", timestamp=time.time())
+            lines.append(json.dumps(record))
+        bodies.append(("\n".join(lines) + "\n").encode())
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    t0 = time.perf_counter()
+    for body in bodies:
+        conn.request("POST", "/v1/usage", body=body, headers={"Content-Type": "application/x-ndjson"})
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 200
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    return {"delivered_per_s": n / elapsed}
+
+
 def machine() -> str:
     cpu = "?"
     try:
@@ -136,6 +160,7 @@ def main() -> None:
     try:
         u = bench_urllib(port, args.urllib)
         c = bench_client(port, args.records)
+        raw = bench_raw_batches(port, args.records // 5)
         u2 = bench_urllib(port, args.urllib // 2)  # again after: the reference did not drift
     finally:
         proc.terminate()
@@ -153,6 +178,10 @@ def main() -> None:
           f"{u['p50_us']:.0f} / {u['p99_us']:.0f} / — | — |")
     print(f"| records/s delivered (first record() to flush() done; urllib: acknowledged) | {c['delivered_per_s']:,.0f} | "
           f"{u['delivered_per_s']:,.0f} | {c['delivered_per_s'] / u['delivered_per_s']:.1f}x |")
+    print(f"| the server's ceiling: pre-encoded 500-record NDJSON bodies, one connection | — | — | "
+          f"{raw['delivered_per_s']:,.0f} records/s; the client delivers {c['delivered_per_s'] / raw['delivered_per_s']:.2f} of it |")
+    print(f"| records/s through record() on one thread (the loop alone) | {args.records / c['record_s']:,.0f} | "
+          f"{u['delivered_per_s']:,.0f} | {args.records / c['record_s'] / u['delivered_per_s']:.0f}x |")
     print(f"| requests | {c['requests']} for {args.records:,} records | {args.urllib:,} for {args.urllib:,} records | — |")
     print(f"| urllib again after the client run (drift check) | — | {u2['mean_us']:.0f} µs, {u2['delivered_per_s']:,.0f} records/s | — |")
     print()

@@ -58,9 +58,12 @@ def _json_default(value: Any) -> Any:
     return plain
 
 
+# One encoder for every record (json.dumps with options builds a new encoder per call).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default)
+
+
 def _encode(record: Mapping[str, Any]) -> bytes:
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
-                      default=_json_default).encode("utf-8")
+    return _ENCODER.encode(record).encode("utf-8")
 
 
 def _timestamp(value: Any) -> Any:
