@@ -161,3 +161,25 @@ def test_exit_with_the_server_down_is_bounded_and_says_what_was_lost():
     assert proc.returncode == 0
     assert took < 8, f"exit took {took:.1f} s with exit_timeout=1"
     assert "dropped 50 record(s) (shutdown)" in proc.stderr, proc.stderr
+
+
+def test_a_forked_child_delivers_its_own_records_and_never_the_parents(server, errors):
+    meter = TokenMeter(url_of(server), flush_interval=30, on_error=errors, register_atexit=False)
+    parent_ids = [meter.record(operation="parent", model="gpt-4o-mini") for _ in range(5)]  # queued, not sent
+    pid = os.fork()
+    if pid == 0:  # the child: its queue starts empty; it records, flushes and leaves without atexit
+        code = 1
+        try:
+            for _ in range(7):
+                meter.record(operation="child", model="gpt-4o-mini")
+            code = 0 if meter.flush(20) and meter.stats()["accepted"] == 7 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert meter.flush(20)
+    meter.close()
+    rows = query_db(server.db_path, "SELECT operation, COUNT(*), COUNT(DISTINCT id) FROM usage_records GROUP BY operation")
+    assert sorted(rows) == [("child", 7, 7), ("parent", 5, 5)]
+    assert {r[0] for r in query_db(server.db_path, "SELECT id FROM usage_records WHERE operation = 'parent'")} == set(parent_ids)
+    assert meter.stats()["duplicates"] == 0

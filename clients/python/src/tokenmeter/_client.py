@@ -438,10 +438,10 @@ class TokenMeter:
             self._drop_locked(rid, reason)
         if message:
             logger.warning("tokenmeter: record %s dropped: %s", rid, message)
-        if self._sync or reason == "invalid":
+        if self._sync:
             self._report_drops()
         else:
-            self._wake.set()
+            self._wake.set()  # reported by the sender thread, like every other report
 
     def _drop_locked(self, rid: str, reason: str) -> None:
         self._stats["dropped"] += 1
