@@ -203,3 +203,19 @@ def test_gzip_is_used_only_if_the_server_takes_it(server, errors):
     meter.close()
     assert all(stored(server, rid) for rid in ids)
     assert errors.items == []
+
+
+def test_record_copies_the_callers_dicts_and_survives_wrong_types(server, errors):
+    meter = TokenMeter(url_of(server), on_error=errors, flush_interval=30, register_atexit=False)
+    meta = {"step": 1}
+    rid = meter.record(operation="chat", model="gpt-4o-mini", metadata=meta, error_message="x" * 100_000)
+    meta["step"] = 2  # reused by the caller after record() returned
+    listed = meter.record(operation="chat", model="gpt-4o-mini", metadata=["not", "an", "object"])
+    wrong = meter.record(operation="chat", model="gpt-4o-mini", units="lots")
+    assert meter.flush(10)
+    meter.close()
+    row = stored(server, rid)
+    assert json.loads(row["metadata"])["step"] == 1 and len(row["error_message"]) <= 1024
+    assert json.loads(stored(server, listed)["metadata"]) == {"metadata": ["not", "an", "object"]}  # the server wraps it
+    (err,) = errors.of_kind("rejected")
+    assert err.record_ids == [wrong] and err.message.startswith("units: must be an object"), err.message

@@ -30,6 +30,7 @@ Number = Union[int, float]
 _COST_KEYS = ("cost_usd", "cost_dollars", "total_cost_usd")
 _ID_ALIASES = ("generation_id", "request_id")
 _GZIP_MIN_BYTES = 1024
+_ERROR_MESSAGE_CHARS = 1024  # the server keeps 1 KiB; a huge message need not wait in the queue
 _MAX_DROPPED_IDS = 1000
 
 # A queue item: ("post", record) or ("patch", record_id, completion fields).
@@ -381,6 +382,13 @@ class TokenMeter:
             record = fields
         for key in [k for k, v in record.items() if v is None]:  # `is`, never `==` (arrays compare oddly)
             del record[key]
+        for key in ("metadata", "units", "tags"):  # copies: the caller may reuse its dicts after record()
+            value = record.get(key)
+            if isinstance(value, Mapping):
+                record[key] = dict(value)
+        message = record.get("error_message")
+        if isinstance(message, str) and len(message) > _ERROR_MESSAGE_CHARS:
+            record["error_message"] = message[:_ERROR_MESSAGE_CHARS]
         usage = record.pop("usage", None)
         if usage is not None:
             found = extract(usage)
