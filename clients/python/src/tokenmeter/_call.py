@@ -96,16 +96,15 @@ class Call:
         self._open.append(rec)
         return rec
 
-    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
         rec = self._open.pop()
-        rec._finish(self._meter, exc)
-        return False
+        rec._finish(self._meter, exc)  # the exception, if any, propagates
 
     async def __aenter__(self) -> CallRecord:
         return self.__enter__()
 
-    async def __aexit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
-        return self.__exit__(exc_type, exc, tb)
+    async def __aexit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)
 
     def __call__(self, fn: F) -> F:
         meter = self._meter
@@ -187,11 +186,10 @@ class Pending:
     def __enter__(self) -> "Pending":
         return self
 
-    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
         if not self.completed:
             if exc is None:
                 self.complete("success")
             else:
                 message = str(exc)[:_ERROR_MESSAGE_LIMIT]
                 self.complete("error", error_type=type(exc).__name__, error_message=message or None)
-        return False

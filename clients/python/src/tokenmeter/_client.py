@@ -15,12 +15,15 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple, Union
 
 from ._errors import TokenMeterError
 from ._ids import new_id
 from ._transport import RETRYABLE_STATUSES, Answer, Transport, retry_after_seconds
 from ._usage import extract, to_plain
+
+if TYPE_CHECKING:
+    from ._call import Call, Pending
 
 logger = logging.getLogger("tokenmeter")
 

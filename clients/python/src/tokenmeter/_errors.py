@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 
 class TokenMeterError(Exception):
@@ -22,7 +22,7 @@ class TokenMeterError(Exception):
 
     def __init__(self, kind: str, message: str, *, reason: Optional[str] = None,
                  status: Optional[int] = None, record_ids: Sequence[str] = (),
-                 count: Optional[int] = None, records: Sequence[dict] = ()):
+                 count: Optional[int] = None, records: Sequence[Dict[str, Any]] = ()):
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -30,7 +30,7 @@ class TokenMeterError(Exception):
         self.status = status
         self.record_ids: List[str] = list(record_ids)
         self.count = len(self.record_ids) if count is None else count
-        self.records: List[dict] = list(records)
+        self.records: List[Dict[str, Any]] = list(records)
 
     def __repr__(self) -> str:
         return (f"TokenMeterError(kind={self.kind!r}, reason={self.reason!r}, status={self.status!r}, "

@@ -7,7 +7,7 @@ import http.client
 import json
 import ssl
 import time
-from typing import Dict, NamedTuple, Optional, Tuple
+from typing import Any, Dict, NamedTuple, Optional
 from urllib.parse import quote, urlsplit
 
 from ._version import __version__
@@ -23,7 +23,7 @@ class Answer(NamedTuple):
     headers: Dict[str, str]
     body: bytes
 
-    def json(self) -> Optional[object]:
+    def json(self) -> Any:
         try:
             return json.loads(self.body.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
@@ -33,7 +33,7 @@ class Answer(NamedTuple):
         """The server's `{"error": "..."}` message, else the start of the body."""
         parsed = self.json()
         if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
-            return parsed["error"]
+            return str(parsed["error"])
         text = self.body[:500].decode("utf-8", "replace").strip()
         return text or f"HTTP {self.status}"
 

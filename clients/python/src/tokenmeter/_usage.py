@@ -15,13 +15,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import decimal
-from typing import Any, Mapping, NamedTuple, Optional
+from typing import Any, Dict, Mapping, NamedTuple, Optional
 
 _USAGE_KEYS = ("usage", "usage_metadata", "usageMetadata")
 
 
 class Extracted(NamedTuple):
-    usage: Optional[dict]
+    usage: Optional[Dict[str, Any]]
     model: Optional[str]
     response_id: Optional[str]
     cost_usd: Optional[float]
@@ -84,7 +84,7 @@ def _number(value: Any) -> Optional[float]:
     return float(value)
 
 
-def _from_response_mapping(d: Mapping) -> Optional[Extracted]:
+def _from_response_mapping(d: Mapping[str, Any]) -> Optional[Extracted]:
     if "usage" not in d and "usage_metadata" not in d and "usageMetadata" not in d:
         return None
     for key in _USAGE_KEYS:
