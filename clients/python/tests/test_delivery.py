@@ -11,6 +11,8 @@ import textwrap
 import threading
 import time
 
+import pytest
+
 from conftest import SRC, Server, free_port, query_db, url_of
 
 from tokenmeter import TokenMeter
@@ -163,6 +165,7 @@ def test_exit_with_the_server_down_is_bounded_and_says_what_was_lost():
     assert "dropped 50 record(s) (shutdown)" in proc.stderr, proc.stderr
 
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")  # forking one is the point
 def test_a_forked_child_delivers_its_own_records_and_never_the_parents(server, errors):
     meter = TokenMeter(url_of(server), flush_interval=30, on_error=errors, register_atexit=False)
     parent_ids = [meter.record(operation="parent", model="gpt-4o-mini") for _ in range(5)]  # queued, not sent
