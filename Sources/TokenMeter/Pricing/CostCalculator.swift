@@ -66,7 +66,10 @@ public enum CostCalculator {
         var total = SaturatingSum()
         total.add(tokens.input, input, tokenScale)
         total.add(tokens.cachedInput, prices.cachedInput?.pico ?? input, tokenScale)
-        total.add(tokens.cacheWrite, prices.cacheWrite?.pico ?? input, tokenScale)
+        // `cacheWrite` counts every cache write; its 1-hour part has its own rate.
+        let oneHour = min(max(0, tokens.cacheWrite1h), tokens.cacheWrite)
+        total.add(tokens.cacheWrite - oneHour, prices.cacheWrite?.pico ?? input, tokenScale)
+        total.add(oneHour, entry.cacheWrite1hPrice(prices)?.pico ?? input, tokenScale)
         total.add(max(0, tokens.output - tokens.reasoning), output, tokenScale)
         total.add(tokens.reasoning, prices.reasoning?.pico ?? output, tokenScale)
         for charge in unitCharges(units: units, entry: entry) {
@@ -99,6 +102,9 @@ public enum CostCalculator {
         prices.cacheWrite = tier.prices.cacheWrite ?? prices.cacheWrite
         prices.output = tier.prices.output ?? prices.output
         prices.reasoning = tier.prices.reasoning ?? prices.reasoning
+        // A tier that raises the input price without naming a 1-hour write price gets the default
+        // derived from its own input price, not the base entry's explicit one.
+        prices.cacheWrite1h = tier.prices.cacheWrite1h ?? (tier.prices.input == nil ? prices.cacheWrite1h : nil)
         return prices
     }
 
