@@ -106,10 +106,10 @@ def test_custom_logger_posts_standard_logging_object(meter, no_callbacks):
 def test_generic_api_logger_every_format(meter, no_callbacks, log_format):
     from litellm.integrations.generic_api.generic_api_callback import GenericAPILogger
 
-    logger = GenericAPILogger(endpoint=f"http://127.0.0.1:{meter.port}/v1/usage", log_format=log_format)
-    litellm.callbacks = [logger]
-
     async def run():
+        # The logger starts its periodic flush task on the running loop.
+        logger = GenericAPILogger(endpoint=f"http://127.0.0.1:{meter.port}/v1/usage", log_format=log_format)
+        litellm.callbacks = [logger]
         for i in range(3):
             await litellm.acompletion(**completion_kwargs(i))
         for _ in range(100):
