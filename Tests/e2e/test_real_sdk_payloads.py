@@ -357,3 +357,34 @@ def test_gemini_snake_and_camel(fake, meter):
                        "gemini-2.5-flash", tokens)
     assert n >= 4
     assert_marker_absent(meter)
+
+
+def test_unrecognized_usage_is_visible_in_answer_metric_and_report(fake, meter):
+    """Anthropic's web searches (server_tool_use) are billable but not priced by tokenmeter: the
+    record is accepted and priced on its tokens, and the field is named in the answer, counted in
+    tokenmeter_unrecognized_usage_total and listed by the economics report."""
+    from conftest import family_sum, metrics_for
+
+    client = anthropic.Anthropic(api_key="sk-ant-test", base_url=f"http://127.0.0.1:{fake.port}")
+    fake.next = {"json": anthropic_message({"input_tokens": 100, "output_tokens": 10, "cache_read_input_tokens": 0,
+                                            "cache_creation_input_tokens": 0,
+                                            "server_tool_use": {"web_search_requests": 2, "web_fetch_requests": 0}})}
+    message = client.messages.create(model="claude-sonnet-4-5", max_tokens=100, messages=[{"role": "user", "content": MARKER}])
+    record = {**message.model_dump(), "id": "an-search", "operation": "e2e"}
+    r = post_usage(meter.port, record)
+    assert r.status == 200, r.body
+    assert r.json()["accepted"] == 1
+    assert r.json()["warnings"] == [{"index": 0, "unrecognized_usage": ["server_tool_use.web_search_requests"]}]
+    row = stored(meter, "an-search")
+    assert json.loads(row["unrecognized_usage"]) == {"server_tool_use.web_search_requests": 2}
+    assert row["cost_nano"] == expected_nano("claude-sonnet-4-5", {"input": 100, "output": 10})
+    samples = metrics_for(meter.port)
+    assert family_sum(samples, "tokenmeter_unrecognized_usage_total", provider="anthropic",
+                      field="server_tool_use.web_search_requests") == 1
+    report = http_request(meter.port, "GET", "/v1/reports/economics?range=24h").json()
+    assert report["unrecognized_usage"] == {"requests": 1, "fields": [
+        {"provider": "anthropic", "model": "claude-sonnet-4-5", "field": "server_tool_use.web_search_requests", "requests": 1, "count": 2}]}
+    # A record without such fields gets no warnings key.
+    plain = post_usage(meter.port, {"id": "plain", "operation": "e2e", "model": "gpt-4.1", "usage": {"prompt_tokens": 1, "completion_tokens": 1}})
+    assert "warnings" not in plain.json()
+    assert_marker_absent(meter)

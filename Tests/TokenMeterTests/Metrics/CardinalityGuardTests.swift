@@ -40,6 +40,29 @@ struct CardinalityGuardTests {
         #expect(text.series("tokenmeter_tokens_total").count <= 44)
     }
 
+    @Test func unrecognizedUsageFieldsAreCountedPerProviderAndFieldWithinTheGuard() throws {
+        let metrics = UsageMetrics(limits: MetricsLimits(maxValuesPerLabel: 3, maxSeriesPerMetric: 10_000))
+        var records: [PricedRecord] = []
+        for i in 0..<10 {
+            var r = Self.record(model: "claude-sonnet-4-5")
+            r.provider = "anthropic"
+            r.record.unrecognizedUsage = ["server_tool_use.web_search_requests": 2, "field_\(i)": 1]
+            records.append(r)
+        }
+        metrics.record(batch: records)
+        metrics.record(records[0])
+        let text = try PrometheusText(String(decoding: metrics.exposition(), as: UTF8.self))
+        #expect(text.types["tokenmeter_unrecognized_usage_total"] == "counter")
+        // Records, not the fields' values, are counted: 10 in the batch and 1 more.
+        #expect(text.value("tokenmeter_unrecognized_usage_total", ["provider": "anthropic", "field": "server_tool_use.web_search_requests"]) == 11)
+        #expect(text.value("tokenmeter_unrecognized_usage_total", ["provider": "anthropic", "field": "field_0"]) == 2)
+        // 3 field values admitted (field_0, field_1, the web search one, in sorted order per record), the rest folded.
+        let fields = Set(text.series("tokenmeter_unrecognized_usage_total").compactMap { $0.labels["field"] })
+        #expect(fields.count == 4 && fields.contains("__other__"))
+        #expect(text.sum("tokenmeter_unrecognized_usage_total") == 22)
+        #expect(text.value("tokenmeter_label_overflow_total", ["label": "field"]) == 8)
+    }
+
     @Test func labelGuardAdmitsFirstValuesOnly() {
         var guardian = LabelGuard(maxValues: 2)
         #expect(guardian.admit("a") == ("a", false))
