@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import threading
 import time
 import uuid
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+# No network here: LiteLLM reads the cost map it ships instead of fetching one.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from conftest import family_sum, http_request, metrics_for
 
@@ -31,6 +37,34 @@ def meter(server_factory):
     r = http_request(s.port, "PUT", "/v1/prices/gpt-4o-mini", json.dumps(entry).encode(), {"Content-Type": "application/json"})
     assert r.status in (200, 201), r.body
     return s
+
+
+@pytest.fixture
+def fake_anthropic():
+    """A local Anthropic Messages endpoint answering with cache reads and 5-minute and 1-hour writes."""
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            data = json.dumps({
+                "id": "msg_" + uuid.uuid4().hex, "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+                "content": [{"type": "text", "text": MARKER}], "stop_reason": "end_turn", "stop_sequence": None,
+                "usage": {"input_tokens": 20, "output_tokens": 10, "cache_read_input_tokens": 1000,
+                          "cache_creation_input_tokens": 2500,
+                          "cache_creation": {"ephemeral_5m_input_tokens": 500, "ephemeral_1h_input_tokens": 2000}}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
 
 
 @pytest.fixture
@@ -128,4 +162,38 @@ def test_generic_api_logger_every_format(meter, no_callbacks, log_format):
     r = http_request(meter.port, "POST", "/v1/usage", body.encode(), {"Content-Type": "application/json"})
     assert r.status == 200 and r.json()["duplicates"] == 3, r.body[:600]
     check_exact(meter, 3)
+    assert_marker_absent(meter)
+
+
+def test_litellm_anthropic_call_with_cache_writes_is_exact(meter, fake_anthropic, no_callbacks):
+    """LiteLLM's own Anthropic transformation (its `Usage` puts cache reads and writes inside
+    prompt_tokens) through a real provider response: nothing double-counted, 1-hour writes priced."""
+    entry = {"model": "claude-sonnet-4-5", "provider": "anthropic", "input": 3.0, "cached_input": 0.3, "cache_write": 3.75, "output": 15.0}
+    r = http_request(meter.port, "PUT", "/v1/prices/claude-sonnet-4-5", json.dumps(entry).encode(), {"Content-Type": "application/json"})
+    assert r.status in (200, 201), r.body
+    payloads = []
+
+    class Poster(CustomLogger):
+        def log_success_event(self, kwargs, response_obj, start_time, end_time):
+            payloads.append(kwargs["standard_logging_object"])
+
+    litellm.callbacks = [Poster()]
+    litellm.completion(model="anthropic/claude-sonnet-4-5", api_base=fake_anthropic, api_key="sk-ant-test",
+                       messages=[{"role": "user", "content": MARKER}], metadata={"tags": ["operation:summary"]})
+    for _ in range(100):
+        if payloads:
+            break
+        time.sleep(0.05)
+    payload = payloads[0]
+    assert payload["prompt_tokens"] == 3520  # LiteLLM's flat count includes the 3500 cached and written tokens
+    body = json.dumps(payload, default=str).encode()
+    r = http_request(meter.port, "POST", "/v1/usage", body, {"Content-Type": "application/json"})
+    assert r.status == 200 and r.json()["accepted"] == 1, r.body[:600]
+    assert "warnings" not in r.json()
+    (row,) = meter.query("SELECT operation, provider, input_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, "
+                         "output_tokens, cost_nano, router_cost_nano FROM usage_records")
+    # 20 x 3 + 1000 x 0.30 + 500 x 3.75 + 2000 x 6 (2 x input) + 10 x 15 = 14 385 USD per 1M tokens.
+    assert row == ("summary", "anthropic", 20, 1000, 2500, 2000, 10, 14_385_000, int(Decimal(str(payload["response_cost"])) * 10**9))
+    again = http_request(meter.port, "POST", "/v1/usage", body, {"Content-Type": "application/json"})
+    assert again.json()["duplicates"] == 1
     assert_marker_absent(meter)

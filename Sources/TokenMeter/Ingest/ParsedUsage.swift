@@ -59,7 +59,12 @@ struct ParsedUsage: Equatable {
         let detailsOneHour = try r.count("prompt_tokens_details.cache_creation_token_details.ephemeral_1h_input_tokens")
         let anthropicOneHour = try r.count("cache_creation.ephemeral_1h_input_tokens")
         cacheWrite1h = detailsOneHour ?? anthropicOneHour
+        // LiteLLM's TTL split of the writes (OpenAI's 30-minute and 12-hour ones among them) is a part
+        // of the writes already counted; only Anthropic's 1-hour writes have a rate of their own.
         r.known("prompt_tokens_details.cache_creation_token_details.ephemeral_5m_input_tokens", "cache_creation.ephemeral_5m_input_tokens",
+                "prompt_tokens_details.cache_creation_token_details.ephemeral_30m_input_tokens",
+                "prompt_tokens_details.cache_creation_token_details.ephemeral_12h_input_tokens",
+                "prompt_tokens_details.initial_prompt_tokens",
                 "prompt_tokens_details.audio_tokens", "prompt_tokens_details.text_tokens", "prompt_tokens_details.image_tokens",
                 "prompt_tokens_details.video_tokens", "completion_tokens_details.audio_tokens", "completion_tokens_details.text_tokens",
                 "completion_tokens_details.image_tokens", "completion_tokens_details.accepted_prediction_tokens",
