@@ -28,6 +28,7 @@ enum MetricNames {
     static let queueCapacity = "tokenmeter_write_queue_capacity_records"
     static let ingestRefused = "tokenmeter_ingest_refused_total"
     static let unrecognizedUsage = "tokenmeter_unrecognized_usage_total"
+    static let routerCostMismatch = "tokenmeter_router_cost_mismatch_total"
 
     /// 0.01 · 2ⁿ seconds, n = 0…16: 10 ms to 655.36 s.
     static let durationBuckets: [Double] = (0...16).map { 0.01 * Double(1 << $0) }
@@ -55,6 +56,7 @@ enum MetricNames {
         queueDepth: "Records waiting in the write queue.",
         queueCapacity: "Records the write queue holds before ingest answers 503.",
         unrecognizedUsage: "Records accepted with a non-zero count in a usage field tokenmeter does not understand, by provider and field.",
+        routerCostMismatch: "Records whose router-reported cost (LiteLLM response_cost, OpenRouter usage.cost) differs from tokenmeter's catalog price by more than 5 %.",
         ingestRefused: "Ingest requests answered 503 (nothing stored), by reason: queue_full, store_error, shutting_down.",
     ]
 }

@@ -23,6 +23,7 @@ struct MetricsState {
     var errors: [[String]: Counter] = [:]
     var unpriced: [[String]: Counter] = [:]
     var unrecognized: [[String]: Counter] = [:]
+    var routerMismatch: [[String]: Counter] = [:]
     var durations: [[String]: ValueHistogram] = [:]
     var pendingGauges: [[String]: Gauge] = [:]
     var pendingCounts: [[String]: Int64] = [:]
@@ -80,6 +81,14 @@ struct MetricsState {
         let key = bounded([guarded("provider", provider), guarded("field", field)], in: unrecognized, limit: limits.maxSeriesPerMetric)
         let handle = unrecognized[key] ?? counter(MetricNames.unrecognizedUsage, ["provider", "field"], key)
         unrecognized[key] = handle
+        return handle
+    }
+
+    /// The counter of records whose router cost disagrees with the catalog price.
+    mutating func routerMismatchCounter(provider: String, model: String) -> Counter {
+        let key = bounded([guarded("provider", provider), guarded("model", model)], in: routerMismatch, limit: limits.maxSeriesPerMetric)
+        let handle = routerMismatch[key] ?? counter(MetricNames.routerCostMismatch, ["provider", "model"], key)
+        routerMismatch[key] = handle
         return handle
     }
 

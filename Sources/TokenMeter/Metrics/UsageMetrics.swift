@@ -87,27 +87,39 @@ public final class UsageMetrics: Sendable {
     /// Counts one committed, completed record (success or error).
     public func record(_ record: PricedRecord) {
         add(UsageTotals(record), durationsMs: record.record.durationMs.map { [$0] } ?? [])
-        countUnrecognized([record])
+        countUsageFindings([record])
     }
 
-    /// `tokenmeter_unrecognized_usage_total`: one per record and field not understood.
-    public func countUnrecognized(_ records: some Sequence<PricedRecord>) {
-        var counts: [[String]: Int64] = [:]
-        var order: [[String]] = []
+    /// `tokenmeter_unrecognized_usage_total` (one per record and field not understood) and
+    /// `tokenmeter_router_cost_mismatch_total` (one per record whose router cost disagrees).
+    public func countUsageFindings(_ records: some Sequence<PricedRecord>) {
+        var unrecognized: [[String]: Int64] = [:]
+        var mismatched: [[String]: Int64] = [:]
+        var order: [(mismatch: Bool, key: [String])] = []
         for record in records {
             for field in record.record.unrecognizedUsage.keys.sorted() {
                 let key = [record.provider, field]
-                if counts[key] == nil { order.append(key) }
-                counts[key, default: 0] += 1
+                if unrecognized[key] == nil { order.append((false, key)) }
+                unrecognized[key, default: 0] += 1
+            }
+            if record.routerCostDisagrees {
+                let key = [record.provider, record.model]
+                if mismatched[key] == nil { order.append((true, key)) }
+                mismatched[key, default: 0] += 1
             }
         }
         guard !order.isEmpty else { return }
         let counters = state.withLock { state -> [Counter] in
             var handles: [Counter] = []
-            for key in order { handles.append(state.unrecognizedCounter(provider: key[0], field: key[1])) }
+            for (mismatch, key) in order {
+                handles.append(mismatch ? state.routerMismatchCounter(provider: key[0], model: key[1])
+                                        : state.unrecognizedCounter(provider: key[0], field: key[1]))
+            }
             return handles
         }
-        for (key, counter) in zip(order, counters) { counter.increment(by: counts[key]!) }
+        for ((mismatch, key), counter) in zip(order, counters) {
+            counter.increment(by: (mismatch ? mismatched : unrecognized)[key]!)
+        }
     }
 
     /// Counts committed, completed records: summed per label set first, so a batch takes the
@@ -129,7 +141,7 @@ public final class UsageMetrics: Sendable {
             }
         }
         for key in order { add(groups[key]!.totals, durationsMs: groups[key]!.durationsMs) }
-        countUnrecognized(records)
+        countUsageFindings(records)
     }
 
     /// Adds lifetime totals from the store (on start) or the figures of records with one label set.

@@ -23,6 +23,14 @@ public struct PricedRecord: Sendable, Equatable {
     public var dailyLimit: Int?
 
     public var unpriced: Bool { costSource == .unpriced }
+
+    /// A router's figure for the call that differs from the catalog price by more than 5 % (and
+    /// by more than 1 micro-USD, so rounding of tiny calls does not count).
+    public var routerCostDisagrees: Bool {
+        guard costSource == .catalog, let router = record.routerCostNanoUSD else { return false }
+        let difference = router > costNanoUSD ? router - costNanoUSD : costNanoUSD - router
+        return difference > 1000 && difference * 20 > max(router, costNanoUSD)
+    }
 }
 
 /// Prices one record against a catalog entry. Pure integer math: token and unit prices in pico-USD,

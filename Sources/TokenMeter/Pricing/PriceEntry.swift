@@ -90,7 +90,10 @@ public struct PriceEntry: Sendable, Equatable, Hashable {
     /// The price of one 1-hour cache-write token under `prices` (the entry's or a context tier's).
     public func cacheWrite1hPrice(_ prices: TokenPrices) -> PicoPrice? {
         if let explicit = prices.cacheWrite1h { return explicit }
-        if billsAnthropicCacheWrites, let input = prices.input { return PicoPrice(pico: input.pico * 2) }
+        if billsAnthropicCacheWrites, let input = prices.input {
+            let (doubled, overflow) = input.pico.multipliedReportingOverflow(by: 2)
+            return PicoPrice(pico: overflow ? Int64.max : doubled)
+        }
         return prices.cacheWrite ?? prices.input
     }
 

@@ -63,6 +63,22 @@ struct CardinalityGuardTests {
         #expect(text.value("tokenmeter_label_overflow_total", ["label": "field"]) == 8)
     }
 
+    @Test func routerCostsThatDisagreeWithTheCatalogAreCounted() throws {
+        let entry = PriceEntry(model: "gpt-4o-mini", provider: "openai", tokens: TokenPrices(
+            input: PicoPrice(usdPerMillion: 0.15), output: PicoPrice(usdPerMillion: 0.6)))
+        func priced(router: Int64?) -> PricedRecord {
+            let usage = UsageRecord(timestamp: Date(), operation: "chat", model: "gpt-4o-mini",
+                                    tokens: TokenCounts(input: 100_000, output: 10_000), routerCostNanoUSD: router)
+            return CostCalculator.price(usage, entry: entry)  // 0.015 + 0.006 = 0.021 USD
+        }
+        let cases: [(Int64?, Bool)] = [(21_000_000, false), (21_900_000, false), (23_000_000, true), (10_000_000, true), (nil, false)]
+        for (router, disagrees) in cases { #expect(priced(router: router).routerCostDisagrees == disagrees, "\(String(describing: router))") }
+        let metrics = UsageMetrics()
+        metrics.record(batch: cases.map { priced(router: $0.0) })
+        let text = try PrometheusText(String(decoding: metrics.exposition(), as: UTF8.self))
+        #expect(text.value("tokenmeter_router_cost_mismatch_total", ["provider": "openai", "model": "gpt-4o-mini"]) == 2)
+    }
+
     @Test func labelGuardAdmitsFirstValuesOnly() {
         var guardian = LabelGuard(maxValues: 2)
         #expect(guardian.admit("a") == ("a", false))
