@@ -127,8 +127,10 @@ public struct RecordNormalizer: Sendable {
             throw NormalizationError("\(key): must be a string, got \(value.typeName)")
         }
         switch text.lowercased() {
-        case "success", "completed", "ok": return .success
-        case "error", "failed", "failure": return .error
+        // `incomplete`: an OpenAI Responses object cut short (e.g. by max_output_tokens), billed
+        // like a completed one; `cancelled`: a Responses call stopped before it finished.
+        case "success", "completed", "ok", "incomplete": return .success
+        case "error", "failed", "failure", "cancelled", "canceled": return .error
         case "pending": return .pending
         default:
             throw NormalizationError("status: unknown status '\(text.prefix(64))' (expected success, error or pending)")

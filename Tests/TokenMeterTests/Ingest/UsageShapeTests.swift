@@ -136,6 +136,8 @@ struct UsageShapeTests {
         #expect(responses.id == "resp_1")
         #expect(responses.status == .success)
         #expect(responses.timestamp == Date(timeIntervalSince1970: 1_795_000_000))
+        let incomplete = Self.cases.first { $0.name.hasPrefix("OpenAI whole") }!.json.replacingOccurrences(of: #""status":"completed""#, with: #""status":"incomplete""#)
+        #expect(try normalize(incomplete).get().status == .success)
     }
 
     @Test(arguments: [
