@@ -141,7 +141,8 @@ public final class UsageMetrics: Sendable {
             }
         }
         for key in order { add(groups[key]!.totals, durationsMs: groups[key]!.durationsMs) }
-        countUsageFindings(records)
+        // Pending records are counted when they complete, like their usage.
+        countUsageFindings(records.lazy.filter { $0.record.status != .pending })
     }
 
     /// Adds lifetime totals from the store (on start) or the figures of records with one label set.

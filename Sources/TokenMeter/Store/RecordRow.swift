@@ -75,7 +75,7 @@ enum RecordRow {
             units_requests = ?, units_images = ?, units_seconds = ?, units_minutes = ?, units_characters = ?,
             cost_nano = ?, cost_source = ?, caller_cost_nano = ?, price_version = ?, unpriced = ?, credits_micro = ?,
             caller_credits_micro = ?, duration_us = ?, error_type = ?, error_message = ?,
-            cache_write_1h_tokens = ?, router_cost_nano = ?
+            cache_write_1h_tokens = ?, router_cost_nano = ?, unrecognized_usage = ?
         WHERE id = ? AND status = 'pending'
         """
 
@@ -86,7 +86,8 @@ enum RecordRow {
             r.tokens.input, r.tokens.cachedInput, r.tokens.cacheWrite, r.tokens.output, r.tokens.reasoning,
             r.units.requests, r.units.images, r.units.seconds, r.units.minutes, r.units.characters,
             p.costNanoUSD, p.costSource.rawValue, r.callerCostNanoUSD, p.priceVersion, p.unpriced, p.creditsMicro,
-            r.creditsMicro, r.durationMicros, r.errorType, r.errorMessage, r.tokens.cacheWrite1h, r.routerCostNanoUSD, r.id,
+            r.creditsMicro, r.durationMicros, r.errorType, r.errorMessage, r.tokens.cacheWrite1h, r.routerCostNanoUSD,
+            unrecognizedJSON(r.unrecognizedUsage), r.id,
         ]
         return StatementArguments(values)
     }
