@@ -70,11 +70,16 @@ struct ParsedUsage: Equatable {
                 "completion_tokens_details.image_tokens", "completion_tokens_details.accepted_prediction_tokens",
                 "completion_tokens_details.rejected_prediction_tokens", "cost_details", "is_byok", "num_sources_used")
         if let cost = try r.number("cost") { routerCostUSD = cost }
+        // xAI's own figure, in ticks of 1e-10 USD.
+        if let ticks = try r.count("cost_in_usd_ticks"), routerCostUSD == nil { routerCostUSD = Double(ticks) / 1e10 }
         var completion = try r.count("completion_tokens")
         let reasoningCount = try r.count("completion_tokens_details.reasoning_tokens")
         let total = try r.count("total_tokens")
-        // xAI counts reasoning outside `completion_tokens`; its total says so.
+        // xAI counts reasoning outside `completion_tokens`: its total says so, or, without a total,
+        // reasoning larger than the completion (impossible when reasoning is a part of it).
         if let total, let p = prompt, let c = completion, let rc = reasoningCount, rc > 0, total == p + c + rc, total != p + c {
+            completion = c + rc
+        } else if total == nil, let c = completion, let rc = reasoningCount, rc > c {
             completion = c + rc
         } else if let total, let p = prompt, let c = completion, total != p + c {
             throw NormalizationError("\(r.prefix)total_tokens: \(total) is not prompt_tokens + completion_tokens (\(p + c))")
