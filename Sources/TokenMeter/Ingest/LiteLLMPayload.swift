@@ -8,9 +8,9 @@ import Foundation
 enum LiteLLMPayload {
     /// `call_type` names the LiteLLM entry point and `startTime` is the epoch float LiteLLM logs;
     /// no record of CONTRACT 1 carries both.
-    static func isStandardLoggingPayload(_ object: [String: JSONValue]) -> Bool {
-        guard case .string? = object["call_type"] else { return false }
-        switch object["startTime"] {
+    static func isStandardLoggingPayload(_ r: FieldReader) -> Bool {
+        guard case .string? = r.peek("call_type") else { return false }
+        switch r.peek("startTime") {
         case .int?, .double?: return true
         default: return false
         }

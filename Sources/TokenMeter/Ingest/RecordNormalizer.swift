@@ -37,12 +37,13 @@ public struct RecordNormalizer: Sendable {
     }
 
     func normalize(object: [String: JSONValue]) throws(NormalizationError) -> UsageRecord {
-        if LiteLLMPayload.isStandardLoggingPayload(object) {
+        var r = FieldReader(object)
+        if LiteLLMPayload.isStandardLoggingPayload(r) {
             return try normalize(object: LiteLLMPayload.record(from: object))
         }
-        var r = FieldReader(object)
         let receivedAt = now()
-        if Self.usageKeys.contains(where: { UsageValue.isPresent(object[$0]) }) {
+        // Looked up through the reader: hashing every probed name was the top of the ingest profile.
+        if Self.usageKeys.contains(where: { UsageValue.isPresent(r.peek($0)) }) {
             for key in Self.responseContentKeys { _ = r.take(key) }
         }
 
@@ -155,7 +156,7 @@ public struct RecordNormalizer: Sendable {
         }
         // Usage fields laid out at the top level (a logger that spread the provider's usage object).
         var flat: ParsedUsage?
-        if ProviderUsageShape.flatMarkers.contains(where: { UsageValue.isPresent(object[$0]) }) {
+        if ProviderUsageShape.flatMarkers.contains(where: { UsageValue.isPresent(r.peek($0)) }) {
             flat = try ParsedUsage.parse(object, prefix: "", scanUnknown: false)
             for key in flat?.consumedKeys ?? [] { _ = r.take(key) }
         }
