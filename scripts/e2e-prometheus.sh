@@ -9,8 +9,8 @@
 #    temporary copy of prometheus/prometheus.yml (1 s scrape and rule evaluation, the bearer
 #    token enabled, target rewritten to tokenmeter's port), both on 127.0.0.1 free ports.
 # 3. Sends a realistic mix of records over ~16 s (several models, services and providers, errors,
-#    unpriced models, cache and reasoning tokens, credits, duplicates, rejects, pending calls,
-#    label overflow).
+#    unpriced models, an unrecognized usage field, cache and reasoning tokens, credits, duplicates,
+#    rejects, pending calls, label overflow).
 # 4. Runs every recording rule, every alert rule and every dashboard panel query through
 #    Prometheus' HTTP API and fails if one is invalid or has no data (see scripts/e2e-prometheus/e2e.py:
 #    alert conditions may be false; then every series selector they read must have data), and
@@ -110,7 +110,7 @@ python3 "$HELPER" send "http://127.0.0.1:$TM_PORT" --token "$INGEST_TOKEN" --rou
 
 echo "== querying Prometheus"
 python3 "$HELPER" check "http://127.0.0.1:$PROM_PORT" --dashboards grafana/dashboards --timeout 90 \
-    --expect-firing TokenMeterUnpricedModel,TokenMeterLabelOverflow,TokenMeterBudgetExhausted
+    --expect-firing TokenMeterUnpricedModel,TokenMeterLabelOverflow,TokenMeterBudgetExhausted,TokenMeterUnrecognizedUsage
 
 echo "== promtool test rules"
 if ! wait "$UNIT_PID"; then

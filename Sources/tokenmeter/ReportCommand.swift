@@ -116,5 +116,10 @@ struct ReportCommand: AsyncParsableCommand {
         print(TextTable.render(header: ["plan", "active_users", "cost_usd", "cost_per_user", "credits"], rows: rows, rightAligned: [1, 2, 3, 4]) + "\n")
         let unpriced = try await summary(["group_by": "model"]).groups.filter { $0.figures.unpriced_requests > 0 }
         print("Unpriced models (cost 0, add a price): " + (unpriced.isEmpty ? "none" : unpriced.map { "\($0.key["model"] ?? "") (\($0.figures.unpriced_requests))" }.joined(separator: ", ")))
+        let from = RFC3339.parse(totals.from) ?? now, to = RFC3339.parse(totals.to) ?? now
+        let unrecognized = try await service.source.unrecognizedUsage(from: from, to: to).fields
+        print("Usage fields not understood (priced without them): " + (unrecognized.isEmpty ? "none" : unrecognized.map {
+            "\($0.provider)/\($0.model) \($0.field) (\($0.requests))"
+        }.joined(separator: ", ")))
     }
 }

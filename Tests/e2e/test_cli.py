@@ -59,6 +59,7 @@ def test_backfill_prices_and_report_on_one_database(tmp_path):
     assert summary["totals"]["active_users"] == 3
     daily = run("report", "--db", str(db), "--daily").stdout
     assert "Daily report" in daily and "Top models" in daily and "Unpriced models" in daily
+    assert "Usage fields not understood (priced without them): " in daily
 
     bad = run("report", "--db", str(db), "--range", "2w", check=False)
     assert bad.returncode != 0 and "range: unknown range '2w'" in bad.stderr

@@ -273,6 +273,10 @@ def cmd_send(a):
             for pid in ("pending-1", "pending-2"):
                 batch.append({"id": pid, "service": "bot", "operation": "chat", "provider": "openai",
                               "model": "gpt-4o", "status": "pending", "user_id": "u3"})
+        if rnd == 3:       # Anthropic web searches: a usage field tokenmeter does not price
+            batch.append({"id": "search-1", "service": "research", "operation": "agent", "model": "claude-opus-4",
+                          "usage": {"input_tokens": 900, "output_tokens": 200, "cache_read_input_tokens": 0,
+                                    "server_tool_use": {"web_search_requests": 3, "web_fetch_requests": 0}}})
         if rnd == a.rounds - 3:   # a client putting ids into the operation label: overflow
             for j in range(12):
                 batch.append(make_record(rng, f"ovf{j}", ("batch", f"job-{j:04d}", "openai", "gpt-4o-mini", 300, 50, 0)))

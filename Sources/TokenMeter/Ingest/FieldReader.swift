@@ -38,6 +38,9 @@ struct FieldReader {
 
     func has(_ key: String) -> Bool { index(of: key) != nil }
 
+    /// The value of `key`, without marking it read; `nil` when absent.
+    func peek(_ key: String) -> JSONValue? { index(of: key).map { values[$0] } }
+
     /// The keys read so far (present keys only).
     var consumed: Set<String> { Set(keys.indices.lazy.filter { consumedFlags[$0] }.map { keys[$0] }) }
 

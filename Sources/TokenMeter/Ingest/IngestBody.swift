@@ -2,6 +2,8 @@ import Foundation
 
 /// Splits a POST /v1/usage body into its records: one JSON object, a JSON array, or NDJSON.
 /// Each element is either a JSON value to normalize or the error that made it unreadable.
+/// A body sent as JSON whose first value ends at a line break before the body does is read as
+/// NDJSON: LiteLLM's `generic_api` logger sends NDJSON with `Content-Type: application/json`.
 public enum IngestBody {
     public enum Format: Sendable { case json, ndjson }
 
@@ -16,7 +18,9 @@ public enum IngestBody {
                 if items.isEmpty { return [.failure(NormalizationError("body: empty JSON array"))] }
                 return items.map { .success($0) }
             case .success(let value): return [.success(value)]
-            case .failure(let error): return [.failure(error)]
+            case .failure(let error):
+                if firstLineIsOneValue(body) { return elements(of: body, format: .ndjson) }
+                return [.failure(error)]
             }
         case .ndjson:
             var results: [Result<JSONValue, NormalizationError>] = []
@@ -31,5 +35,13 @@ public enum IngestBody {
     }
 
     private static func isSpace(_ byte: UInt8) -> Bool { byte == 32 || byte == 13 || byte == 9 }
+
+    /// Whether the body's first non-blank line is one complete JSON value and more lines follow.
+    static func firstLineIsOneValue(_ body: [UInt8]) -> Bool {
+        var lines = body.split(separator: 10, omittingEmptySubsequences: true).filter { line in !line.allSatisfy { isSpace($0) } }[...]
+        guard lines.count >= 2, let first = lines.popFirst() else { return false }
+        if case .success = JSONValue.parse(first) { return true }
+        return false
+    }
 
 }

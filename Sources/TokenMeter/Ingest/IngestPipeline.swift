@@ -7,10 +7,19 @@ public struct IngestSummary: Codable, Sendable, Equatable {
         public var error: String
     }
 
+    /// A record accepted with usage fields tokenmeter did not understand (CONTRACT 1.2).
+    public struct RecordWarning: Codable, Sendable, Equatable {
+        public var index: Int
+        /// Paths inside the usage object, sorted.
+        public var unrecognized_usage: [String]
+    }
+
     public var accepted = 0
     public var duplicates = 0
     public var rejected = 0
     public var errors: [RecordError] = []
+    /// Present only when some record had unrecognized usage fields.
+    public var warnings: [RecordWarning]?
 
     /// At most this many errors are listed; `rejected` still counts them all.
     static let listedErrors = 1000
@@ -34,10 +43,14 @@ public struct IngestPipeline: Sendable {
     public func ingest(body: [UInt8], format: IngestBody.Format) async throws -> IngestSummary {
         var summary = IngestSummary()
         var priced: [PricedRecord] = []
+        var warnings: [IngestSummary.RecordWarning] = []
         for (index, element) in IngestBody.elements(of: body, format: format).enumerated() {
             switch element.flatMap(normalizer.normalize).flatMap(pricing.priceWithinLimits) {
             case .success(let record):
                 priced.append(record)
+                if !record.record.unrecognizedUsage.isEmpty, warnings.count < IngestSummary.listedErrors {
+                    warnings.append(.init(index: index, unrecognized_usage: record.record.unrecognizedUsage.keys.sorted()))
+                }
             case .failure(let error):
                 summary.rejected += 1
                 if summary.errors.count < IngestSummary.listedErrors {
@@ -45,6 +58,7 @@ public struct IngestPipeline: Sendable {
                 }
             }
         }
+        if !warnings.isEmpty { summary.warnings = warnings }
         if !priced.isEmpty {
             for outcome in try await queue.submit(priced) {
                 if outcome == .accepted { summary.accepted += 1 } else { summary.duplicates += 1 }

@@ -31,7 +31,10 @@ public struct RecordCompletion: Sendable, Equatable {
         record.status = status
         if let tokenFields {
             var reader = FieldReader(tokenFields)
-            record.tokens = try RecordNormalizer().readTokens(&reader, object: tokenFields, over: pending.tokens)
+            var extras = UsageExtras()
+            record.tokens = try RecordNormalizer().readTokens(&reader, object: tokenFields, over: pending.tokens, extras: &extras)
+            if !extras.unrecognized.isEmpty { record.unrecognizedUsage = extras.unrecognized }
+            record.routerCostNanoUSD = extras.routerCostUSD.map { Money.nanoUSD(fromUSD: $0) } ?? record.routerCostNanoUSD
         }
         record.units = units ?? record.units
         record.callerCostNanoUSD = callerCostNanoUSD ?? record.callerCostNanoUSD

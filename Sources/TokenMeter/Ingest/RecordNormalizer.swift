@@ -12,7 +12,18 @@ public struct RecordNormalizer: Sendable {
         self.now = now
     }
 
-    static let explicitTokenFields = ["input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens"]
+    static let explicitTokenFields = ["input_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens"]
+
+    /// Keys under which a record carries the provider's usage object (whole response objects too).
+    static let usageKeys = ["usage", "usage_metadata", "usageMetadata"]
+
+    /// Prompt, completion and transport fields of a whole provider response object (OpenAI, Anthropic,
+    /// Gemini, Bedrock), dropped from a record that carries a usage object: their text is never stored.
+    static let responseContentKeys: Set<String> = [
+        "choices", "candidates", "content", "output", "output_text", "messages", "response", "input", "instructions",
+        "tools", "system", "prompt_feedback", "promptFeedback", "automatic_function_calling_history",
+        "automaticFunctionCallingHistory", "sdk_http_response", "sdkHttpResponse", "parsed",
+    ]
 
     public func normalize(_ value: JSONValue) -> Result<UsageRecord, NormalizationError> {
         guard case .object(let object) = value else {
@@ -27,9 +38,16 @@ public struct RecordNormalizer: Sendable {
 
     func normalize(object: [String: JSONValue]) throws(NormalizationError) -> UsageRecord {
         var r = FieldReader(object)
+        if LiteLLMPayload.isStandardLoggingPayload(r) {
+            return try normalize(object: LiteLLMPayload.record(from: object))
+        }
         let receivedAt = now()
+        // Looked up through the reader: hashing every probed name was the top of the ingest profile.
+        if Self.usageKeys.contains(where: { UsageValue.isPresent(r.peek($0)) }) {
+            for key in Self.responseContentKeys { _ = r.take(key) }
+        }
 
-        let givenID = try r.string("id", "generation_id", "request_id", maxBytes: RecordLimits.idBytes, allowNumber: true)
+        let givenID = try r.string("id", "generation_id", "request_id", "response_id", "responseId", maxBytes: RecordLimits.idBytes, allowNumber: true)
         let timestamp = try readTimestamp(&r, receivedAt: receivedAt)
         let userID = try r.string("user_id", maxBytes: RecordLimits.idBytes, allowNumber: true)
         let plan = try r.string("plan")
@@ -40,13 +58,15 @@ public struct RecordNormalizer: Sendable {
         }
         let category = try readCategory(&r)
         let provider = try r.string("provider")?.lowercased()
-        guard let model = try r.string("model", "model_id", "ai_model") else {
-            throw NormalizationError("model: required (or model_id, ai_model)")
+        guard let model = try r.string("model", "model_id", "ai_model", "model_version", "modelVersion") else {
+            throw NormalizationError("model: required (or model_id, ai_model, model_version)")
         }
         let status = try readStatus(&r)
-        let tokens = try readTokens(&r, object: object)
+        var extras = UsageExtras()
+        let tokens = try readTokens(&r, object: object, extras: &extras)
         let units = try readUnits(&r)
         let (cost, credits, duration, errorType, errorMessage) = try readOutcomeFields(&r)
+        let routerCost = try r.number("router_cost_usd", max: RecordLimits.maxCostUSD) ?? extras.routerCostUSD
         let metadata = try readMetadata(&r, object: object)
 
         if status == .pending && givenID == nil {
@@ -57,7 +77,8 @@ public struct RecordNormalizer: Sendable {
             userID: userID, plan: plan, paying: paying, service: service, operation: operation,
             category: category, provider: provider, model: model, status: status, tokens: tokens,
             units: units, callerCostNanoUSD: cost, creditsMicro: credits, durationMs: duration,
-            errorType: errorType, errorMessage: errorMessage, metadataJSON: metadata
+            errorType: errorType, errorMessage: errorMessage, metadataJSON: metadata,
+            unrecognizedUsage: extras.unrecognized, routerCostNanoUSD: routerCost.map { Money.nanoUSD(fromUSD: $0) }
         )
     }
 
@@ -107,8 +128,10 @@ public struct RecordNormalizer: Sendable {
             throw NormalizationError("\(key): must be a string, got \(value.typeName)")
         }
         switch text.lowercased() {
-        case "success", "completed", "ok": return .success
-        case "error", "failed", "failure": return .error
+        // `incomplete`: an OpenAI Responses object cut short (e.g. by max_output_tokens), billed
+        // like a completed one; `cancelled`: a Responses call stopped before it finished.
+        case "success", "completed", "ok", "incomplete": return .success
+        case "error", "failed", "failure", "cancelled", "canceled": return .error
         case "pending": return .pending
         default:
             throw NormalizationError("status: unknown status '\(text.prefix(64))' (expected success, error or pending)")
@@ -117,8 +140,15 @@ public struct RecordNormalizer: Sendable {
 
     /// The record's token counts; fields the object does not give keep their value in `base`.
     func readTokens(_ r: inout FieldReader, object: [String: JSONValue], over base: TokenCounts = TokenCounts()) throws(NormalizationError) -> TokenCounts {
+        var extras = UsageExtras()
+        return try readTokens(&r, object: object, over: base, extras: &extras)
+    }
+
+    /// As above; `extras` gets the unrecognized usage fields and a router's cost.
+    func readTokens(_ r: inout FieldReader, object: [String: JSONValue], over base: TokenCounts = TokenCounts(),
+                    extras: inout UsageExtras) throws(NormalizationError) -> TokenCounts {
         var fromUsage: ParsedUsage?
-        if let (key, value) = r.take(["usage", "usage_metadata", "usageMetadata"]) {
+        if let (key, value) = r.take(Self.usageKeys) {
             guard case .object(let usage) = value else {
                 throw NormalizationError("\(key): must be an object, got \(value.typeName)")
             }
@@ -126,8 +156,8 @@ public struct RecordNormalizer: Sendable {
         }
         // Usage fields laid out at the top level (a logger that spread the provider's usage object).
         var flat: ParsedUsage?
-        if ProviderUsageShape.flatMarkers.contains(where: r.has) {
-            flat = try ParsedUsage.parse(object, prefix: "")
+        if ProviderUsageShape.flatMarkers.contains(where: { UsageValue.isPresent(r.peek($0)) }) {
+            flat = try ParsedUsage.parse(object, prefix: "", scanUnknown: false)
             for key in flat?.consumedKeys ?? [] { _ = r.take(key) }
         }
         func explicit(_ name: String) throws(NormalizationError) -> Int64? {
@@ -137,6 +167,7 @@ public struct RecordNormalizer: Sendable {
         let input = try explicit("input_tokens")
         let cached = try explicit("cached_input_tokens")
         let cacheWrite = try explicit("cache_write_tokens")
+        let cacheWrite1h = try explicit("cache_write_1h_tokens")
         let output = try explicit("output_tokens")
         let reasoning = try explicit("reasoning_tokens")
         _ = r.take("total_tokens")
@@ -145,7 +176,7 @@ public struct RecordNormalizer: Sendable {
         tokens.input = input ?? flat?.input ?? fromUsage?.input ?? base.input
         // `prompt_tokens` includes cached tokens: split off a cached count given separately.
         let source = flat?.input != nil ? flat : fromUsage
-        if input == nil, let cached, let source, source.shape != .anthropic, source.cachedInput == nil, source.input != nil {
+        if input == nil, let cached, let source, source.shape.inputIncludesCache, source.cachedInput == nil, source.input != nil {
             guard cached <= tokens.input else {
                 throw NormalizationError("cached_input_tokens: \(cached) exceeds the prompt tokens (\(tokens.input))")
             }
@@ -153,10 +184,15 @@ public struct RecordNormalizer: Sendable {
         }
         tokens.cachedInput = cached ?? flat?.cachedInput ?? fromUsage?.cachedInput ?? base.cachedInput
         tokens.cacheWrite = cacheWrite ?? flat?.cacheWrite ?? fromUsage?.cacheWrite ?? base.cacheWrite
+        tokens.cacheWrite1h = cacheWrite1h ?? flat?.cacheWrite1h ?? fromUsage?.cacheWrite1h
+            ?? (cacheWrite != nil || flat?.cacheWrite != nil || fromUsage?.cacheWrite != nil ? 0 : base.cacheWrite1h)
         tokens.output = output ?? flat?.output ?? fromUsage?.output ?? base.output
         tokens.reasoning = reasoning ?? flat?.reasoning ?? fromUsage?.reasoning ?? base.reasoning
         if tokens.reasoning > tokens.output {
             throw NormalizationError("reasoning_tokens: \(tokens.reasoning) exceeds output_tokens (\(tokens.output)); reasoning is part of the output")
+        }
+        if tokens.cacheWrite1h > tokens.cacheWrite {
+            throw NormalizationError("cache_write_1h_tokens: \(tokens.cacheWrite1h) exceeds cache_write_tokens (\(tokens.cacheWrite)); 1-hour writes are part of the cache writes")
         }
         if let (key, value) = object["total_tokens"].map({ ("total_tokens", $0) }), value != .null,
            flat == nil || !(flat!.consumedKeys.contains("total_tokens")) {
@@ -165,6 +201,11 @@ public struct RecordNormalizer: Sendable {
                 throw NormalizationError("total_tokens: \(total) is not the sum of input, cached input, cache write and output tokens (\(tokens.total))")
             }
         }
+        if let fromUsage {
+            extras.unrecognized = fromUsage.unrecognized
+            extras.routerCostUSD = fromUsage.routerCostUSD
+        }
+        if extras.routerCostUSD == nil { extras.routerCostUSD = flat?.routerCostUSD }
         return tokens
     }
 
@@ -225,6 +266,14 @@ public struct RecordNormalizer: Sendable {
         }
         return json
     }
+}
+
+/// What a usage object says besides the token counts.
+struct UsageExtras: Equatable {
+    /// Non-zero counts in usage fields tokenmeter does not understand, by path inside the object.
+    var unrecognized: [String: Int64] = [:]
+    /// A router's own figure for the call's cost (OpenRouter's `usage.cost`), in USD.
+    var routerCostUSD: Double?
 }
 
 extension String {

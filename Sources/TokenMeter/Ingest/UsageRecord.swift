@@ -16,13 +16,16 @@ public struct TokenCounts: Sendable, Equatable, Codable {
     public var cacheWrite: Int64 = 0
     public var output: Int64 = 0
     public var reasoning: Int64 = 0
+    /// The part of `cacheWrite` written with a 1-hour lifetime (priced at its own rate).
+    public var cacheWrite1h: Int64 = 0
 
-    public init(input: Int64 = 0, cachedInput: Int64 = 0, cacheWrite: Int64 = 0, output: Int64 = 0, reasoning: Int64 = 0) {
+    public init(input: Int64 = 0, cachedInput: Int64 = 0, cacheWrite: Int64 = 0, output: Int64 = 0, reasoning: Int64 = 0, cacheWrite1h: Int64 = 0) {
         self.input = input
         self.cachedInput = cachedInput
         self.cacheWrite = cacheWrite
         self.output = output
         self.reasoning = reasoning
+        self.cacheWrite1h = cacheWrite1h
     }
 
     /// Every input token of the prompt, cached or not: what context tiers are measured against.
@@ -76,6 +79,12 @@ public struct UsageRecord: Sendable, Equatable {
     public var errorMessage: String?
     /// Metadata serialized as JSON with sorted keys, at most `RecordLimits.metadataBytes`.
     public var metadataJSON: String?
+    /// Non-zero counts in usage fields tokenmeter does not understand (path inside the usage object
+    /// → count): accepted, but stored, counted and reported so nothing is read wrong in silence.
+    public var unrecognizedUsage: [String: Int64]
+    /// A router's own figure for the call (LiteLLM's `response_cost`, OpenRouter's `usage.cost`),
+    /// kept beside tokenmeter's price; it never replaces it.
+    public var routerCostNanoUSD: Int64?
 
     public init(
         id: String = UUID().uuidString, idWasGiven: Bool = false, timestamp: Date, userID: String? = nil,
@@ -83,7 +92,8 @@ public struct UsageRecord: Sendable, Equatable {
         category: UsageCategory? = nil, provider: String? = nil, model: String, status: RecordStatus = .success,
         tokens: TokenCounts = TokenCounts(), units: UsageUnits = UsageUnits(), callerCostNanoUSD: Int64? = nil,
         creditsMicro: Int64? = nil, durationMs: Double? = nil, errorType: String? = nil,
-        errorMessage: String? = nil, metadataJSON: String? = nil
+        errorMessage: String? = nil, metadataJSON: String? = nil, unrecognizedUsage: [String: Int64] = [:],
+        routerCostNanoUSD: Int64? = nil
     ) {
         self.id = id
         self.idWasGiven = idWasGiven
@@ -105,6 +115,8 @@ public struct UsageRecord: Sendable, Equatable {
         self.errorType = errorType
         self.errorMessage = errorMessage
         self.metadataJSON = metadataJSON
+        self.unrecognizedUsage = unrecognizedUsage
+        self.routerCostNanoUSD = routerCostNanoUSD
     }
 }
 

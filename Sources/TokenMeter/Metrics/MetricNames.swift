@@ -33,6 +33,8 @@ enum MetricNames {
     static let storeWriteStalled = "tokenmeter_store_write_stalled_seconds"
     static let storeWriteFailures = "tokenmeter_store_write_failures_total"
     static let pendingExpired = "tokenmeter_pending_expired_total"
+    static let unrecognizedUsage = "tokenmeter_unrecognized_usage_total"
+    static let routerCostMismatch = "tokenmeter_router_cost_mismatch_total"
 
     /// 0.01 · 2ⁿ seconds, n = 0…16: 10 ms to 655.36 s.
     static let durationBuckets: [Double] = (0...16).map { 0.01 * Double(1 << $0) }
@@ -59,6 +61,8 @@ enum MetricNames {
         buildInfo: "tokenmeter build information.",
         queueDepth: "Records waiting in the write queue.",
         queueCapacity: "Records the write queue holds before ingest answers 503.",
+        unrecognizedUsage: "Records accepted with a non-zero count in a usage field tokenmeter does not understand, by provider and field.",
+        routerCostMismatch: "Records whose router-reported cost (LiteLLM response_cost, OpenRouter usage.cost) differs from tokenmeter's catalog price by more than 5 %.",
         ingestRefused: "Ingest requests answered 503 (nothing stored), by reason: queue_full, store_error, shutting_down.",
         storeReady: "1 when the store takes writes now (what /readyz answers), else 0.",
         storeLastSuccess: "Unix time of the last successful store write (a batch, a completion or the readiness probe).",

@@ -22,6 +22,8 @@ struct MetricsState {
     var usage: [[String]: UsageHandles] = [:]
     var errors: [[String]: Counter] = [:]
     var unpriced: [[String]: Counter] = [:]
+    var unrecognized: [[String]: Counter] = [:]
+    var routerMismatch: [[String]: Counter] = [:]
     var durations: [[String]: ValueHistogram] = [:]
     var pendingGauges: [[String]: Gauge] = [:]
     var pendingCounts: [[String]: Int64] = [:]
@@ -31,7 +33,7 @@ struct MetricsState {
         self.registry = registry
         self.limits = limits
         // Exported at 0 from the start, so the first overflow is an increase() alerts can see.
-        for label in ["service", "operation", "category", "provider", "model", "error_type", "__series__"] {
+        for label in ["service", "operation", "category", "provider", "model", "error_type", "field", "__series__"] {
             overflow[label] = registry.makeCounter(
                 descriptor: MetricNames.descriptor(MetricNames.labelOverflow), labels: [("label", label)])
         }
@@ -72,6 +74,22 @@ struct MetricsState {
             durations[key] = histogram
         }
         return RecordHandles(usage: usageHandles, errors: errorCounter, unpriced: unpricedCounter, duration: histogram)
+    }
+
+    /// The counter of records with a non-zero count in the usage field `field` that was not understood.
+    mutating func unrecognizedCounter(provider: String, field: String) -> Counter {
+        let key = bounded([guarded("provider", provider), guarded("field", field)], in: unrecognized, limit: limits.maxSeriesPerMetric)
+        let handle = unrecognized[key] ?? counter(MetricNames.unrecognizedUsage, ["provider", "field"], key)
+        unrecognized[key] = handle
+        return handle
+    }
+
+    /// The counter of records whose router cost disagrees with the catalog price.
+    mutating func routerMismatchCounter(provider: String, model: String) -> Counter {
+        let key = bounded([guarded("provider", provider), guarded("model", model)], in: routerMismatch, limit: limits.maxSeriesPerMetric)
+        let handle = routerMismatch[key] ?? counter(MetricNames.routerCostMismatch, ["provider", "model"], key)
+        routerMismatch[key] = handle
+        return handle
     }
 
     mutating func changePending(service: String, operation: String, model: String, by delta: Int64) {

@@ -89,6 +89,39 @@ public final class UsageMetrics: Sendable {
     /// Counts one committed, completed record (success or error).
     public func record(_ record: PricedRecord) {
         add(UsageTotals(record), durationsMs: record.record.durationMs.map { [$0] } ?? [])
+        countUsageFindings([record])
+    }
+
+    /// `tokenmeter_unrecognized_usage_total` (one per record and field not understood) and
+    /// `tokenmeter_router_cost_mismatch_total` (one per record whose router cost disagrees).
+    public func countUsageFindings(_ records: some Sequence<PricedRecord>) {
+        var unrecognized: [[String]: Int64] = [:]
+        var mismatched: [[String]: Int64] = [:]
+        var order: [(mismatch: Bool, key: [String])] = []
+        for record in records {
+            for field in record.record.unrecognizedUsage.keys.sorted() {
+                let key = [record.provider, field]
+                if unrecognized[key] == nil { order.append((false, key)) }
+                unrecognized[key, default: 0] += 1
+            }
+            if record.routerCostDisagrees {
+                let key = [record.provider, record.model]
+                if mismatched[key] == nil { order.append((true, key)) }
+                mismatched[key, default: 0] += 1
+            }
+        }
+        guard !order.isEmpty else { return }
+        let counters = state.withLock { state -> [Counter] in
+            var handles: [Counter] = []
+            for (mismatch, key) in order {
+                handles.append(mismatch ? state.routerMismatchCounter(provider: key[0], model: key[1])
+                                        : state.unrecognizedCounter(provider: key[0], field: key[1]))
+            }
+            return handles
+        }
+        for ((mismatch, key), counter) in zip(order, counters) {
+            counter.increment(by: (mismatch ? mismatched : unrecognized)[key]!)
+        }
     }
 
     /// Counts committed, completed records: summed per label set first, so a batch takes the
@@ -110,6 +143,8 @@ public final class UsageMetrics: Sendable {
             }
         }
         for key in order { add(groups[key]!.totals, durationsMs: groups[key]!.durationsMs) }
+        // Pending records are counted when they complete, like their usage.
+        countUsageFindings(records.lazy.filter { $0.record.status != .pending })
     }
 
     /// Adds lifetime totals from the store (on start) or the figures of records with one label set.

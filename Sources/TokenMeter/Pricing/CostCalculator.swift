@@ -23,6 +23,14 @@ public struct PricedRecord: Sendable, Equatable {
     public var dailyLimit: Int?
 
     public var unpriced: Bool { costSource == .unpriced }
+
+    /// A router's figure for the call that differs from the catalog price by more than 5 % (and
+    /// by more than 1 micro-USD, so rounding of tiny calls does not count).
+    public var routerCostDisagrees: Bool {
+        guard costSource == .catalog, let router = record.routerCostNanoUSD else { return false }
+        let difference = router > costNanoUSD ? router - costNanoUSD : costNanoUSD - router
+        return difference > 1000 && difference * 20 > max(router, costNanoUSD)
+    }
 }
 
 /// Prices one record against a catalog entry. Pure integer math: token and unit prices in pico-USD,
@@ -66,7 +74,10 @@ public enum CostCalculator {
         var total = SaturatingSum()
         total.add(tokens.input, input, tokenScale)
         total.add(tokens.cachedInput, prices.cachedInput?.pico ?? input, tokenScale)
-        total.add(tokens.cacheWrite, prices.cacheWrite?.pico ?? input, tokenScale)
+        // `cacheWrite` counts every cache write; its 1-hour part has its own rate.
+        let oneHour = min(max(0, tokens.cacheWrite1h), tokens.cacheWrite)
+        total.add(tokens.cacheWrite - oneHour, prices.cacheWrite?.pico ?? input, tokenScale)
+        total.add(oneHour, entry.cacheWrite1hPrice(prices)?.pico ?? input, tokenScale)
         total.add(max(0, tokens.output - tokens.reasoning), output, tokenScale)
         total.add(tokens.reasoning, prices.reasoning?.pico ?? output, tokenScale)
         for charge in unitCharges(units: units, entry: entry) {
@@ -99,6 +110,9 @@ public enum CostCalculator {
         prices.cacheWrite = tier.prices.cacheWrite ?? prices.cacheWrite
         prices.output = tier.prices.output ?? prices.output
         prices.reasoning = tier.prices.reasoning ?? prices.reasoning
+        // A tier that raises the input price without naming a 1-hour write price gets the default
+        // derived from its own input price, not the base entry's explicit one.
+        prices.cacheWrite1h = tier.prices.cacheWrite1h ?? (tier.prices.input == nil ? prices.cacheWrite1h : nil)
         return prices
     }
 

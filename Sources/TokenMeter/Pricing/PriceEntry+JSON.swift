@@ -4,7 +4,7 @@ import Foundation
 /// publish them; converted to exact pico-USD on load.
 extension PriceEntry: Codable {
     enum CodingKeys: String, CodingKey {
-        case model, provider, category, aliases, match, input, cached_input, cache_write, output, reasoning
+        case model, provider, category, aliases, match, input, cached_input, cache_write, cache_write_1h, output, reasoning
         case request, image, second, minute, per1k = "1k_characters", tiers, credits_per_unit, daily_limit
         case valid_from, source
     }
@@ -14,6 +14,7 @@ extension PriceEntry: Codable {
         var input: Double?
         var cached_input: Double?
         var cache_write: Double?
+        var cache_write_1h: Double?
         var output: Double?
         var reasoning: Double?
     }
@@ -58,7 +59,7 @@ extension PriceEntry: Codable {
             tokens: TokenPrices(
                 input: try perMillion(.input), cachedInput: try perMillion(.cached_input),
                 cacheWrite: try perMillion(.cache_write), output: try perMillion(.output),
-                reasoning: try perMillion(.reasoning)
+                reasoning: try perMillion(.reasoning), cacheWrite1h: try perMillion(.cache_write_1h)
             ),
             perRequest: try perUnit(.request), perImage: try perUnit(.image), perSecond: try perUnit(.second),
             perMinute: try perUnit(.minute), per1kCharacters: try perUnit(.per1k),
@@ -68,7 +69,8 @@ extension PriceEntry: Codable {
                     cachedInput: t.cached_input.map(PicoPrice.init(usdPerMillion:)),
                     cacheWrite: t.cache_write.map(PicoPrice.init(usdPerMillion:)),
                     output: t.output.map(PicoPrice.init(usdPerMillion:)),
-                    reasoning: t.reasoning.map(PicoPrice.init(usdPerMillion:))))
+                    reasoning: t.reasoning.map(PicoPrice.init(usdPerMillion:)),
+                    cacheWrite1h: t.cache_write_1h.map(PicoPrice.init(usdPerMillion:))))
             },
             creditsPerUnit: try c.decodeIfPresent(Double.self, forKey: .credits_per_unit),
             dailyLimit: try c.decodeIfPresent(Int.self, forKey: .daily_limit),
@@ -94,6 +96,7 @@ extension PriceEntry: Codable {
         try c.encodeIfPresent(tokens.input?.usdPerMillion, forKey: .input)
         try c.encodeIfPresent(tokens.cachedInput?.usdPerMillion, forKey: .cached_input)
         try c.encodeIfPresent(tokens.cacheWrite?.usdPerMillion, forKey: .cache_write)
+        try c.encodeIfPresent(tokens.cacheWrite1h?.usdPerMillion, forKey: .cache_write_1h)
         try c.encodeIfPresent(tokens.output?.usdPerMillion, forKey: .output)
         try c.encodeIfPresent(tokens.reasoning?.usdPerMillion, forKey: .reasoning)
         try c.encodeIfPresent(perRequest?.usdPerUnit, forKey: .request)
@@ -105,6 +108,7 @@ extension PriceEntry: Codable {
             try c.encode(tiers.map { t in
                 TierJSON(above_input_tokens: t.aboveInputTokens, input: t.prices.input?.usdPerMillion,
                          cached_input: t.prices.cachedInput?.usdPerMillion, cache_write: t.prices.cacheWrite?.usdPerMillion,
+                         cache_write_1h: t.prices.cacheWrite1h?.usdPerMillion,
                          output: t.prices.output?.usdPerMillion, reasoning: t.prices.reasoning?.usdPerMillion)
             }, forKey: .tiers)
         }

@@ -4,16 +4,22 @@ import Foundation
 public struct TokenPrices: Sendable, Equatable, Hashable {
     public var input: PicoPrice?
     public var cachedInput: PicoPrice?
+    /// Cache writes with the default (5-minute) lifetime.
     public var cacheWrite: PicoPrice?
     public var output: PicoPrice?
     public var reasoning: PicoPrice?
+    /// Cache writes with a 1-hour lifetime (Anthropic's `ephemeral_1h_input_tokens`). When absent:
+    /// 2 × input for an Anthropic model, else the `cacheWrite` price (see `PriceEntry.cacheWrite1hPrice`).
+    public var cacheWrite1h: PicoPrice?
 
-    public init(input: PicoPrice? = nil, cachedInput: PicoPrice? = nil, cacheWrite: PicoPrice? = nil, output: PicoPrice? = nil, reasoning: PicoPrice? = nil) {
+    public init(input: PicoPrice? = nil, cachedInput: PicoPrice? = nil, cacheWrite: PicoPrice? = nil, output: PicoPrice? = nil,
+                reasoning: PicoPrice? = nil, cacheWrite1h: PicoPrice? = nil) {
         self.input = input
         self.cachedInput = cachedInput
         self.cacheWrite = cacheWrite
         self.output = output
         self.reasoning = reasoning
+        self.cacheWrite1h = cacheWrite1h
     }
 
     var isEmpty: Bool { self == TokenPrices() }
@@ -73,6 +79,22 @@ public struct PriceEntry: Sendable, Equatable, Hashable {
         self.dailyLimit = dailyLimit
         self.validFrom = validFrom
         self.source = source
+    }
+
+    /// Anthropic bills 1-hour cache writes at 2 × the input price (5-minute writes at 1.25 ×), on every
+    /// platform that serves Claude; other providers have one cache-write rate.
+    public var billsAnthropicCacheWrites: Bool {
+        provider == "anthropic" || model.contains("claude")
+    }
+
+    /// The price of one 1-hour cache-write token under `prices` (the entry's or a context tier's).
+    public func cacheWrite1hPrice(_ prices: TokenPrices) -> PicoPrice? {
+        if let explicit = prices.cacheWrite1h { return explicit }
+        if billsAnthropicCacheWrites, let input = prices.input {
+            let (doubled, overflow) = input.pico.multipliedReportingOverflow(by: 2)
+            return PicoPrice(pico: overflow ? Int64.max : doubled)
+        }
+        return prices.cacheWrite ?? prices.input
     }
 
     /// Identifies the exact price used for a record: `model@valid_from`.

@@ -79,4 +79,22 @@ public protocol ReportSource: Sendable {
     /// Distinct users with at least one completed call in [from, to), per group of `groupBy`
     /// (`paying: true`: only calls marked paying).
     func activeUsers(_ query: FigureQuery, paying: Bool?, retention: RetentionPolicy, now: Date) async throws -> ActiveUsers
+    /// Completed records in [from, to) with usage fields that were not understood (CONTRACT 1.2).
+    func unrecognizedUsage(from: Date, to: Date) async throws -> UnrecognizedUsage
+}
+
+/// Records accepted with non-zero counts in usage fields tokenmeter does not understand.
+public struct UnrecognizedUsage: Encodable, Sendable, Equatable {
+    public struct Field: Encodable, Sendable, Equatable {
+        public var provider: String
+        public var model: String
+        /// The path inside the usage object, e.g. `server_tool_use.web_search_requests`.
+        public var field: String
+        public var requests: Int64
+        /// The sum of the field's values.
+        public var count: Int64
+    }
+
+    public var requests: Int64
+    public var fields: [Field]
 }

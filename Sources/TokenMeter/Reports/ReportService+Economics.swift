@@ -38,6 +38,9 @@ extension ReportService {
         public var by_model: [Margin]
         public var top_users: [TopUser]
         public var unpriced: Unpriced
+        /// Records whose usage object had non-zero counts in fields tokenmeter does not understand:
+        /// their cost may be too low, like unpriced usage.
+        public var unrecognized_usage: UnrecognizedUsage
     }
 
     /// `GET /v1/reports/economics`: credits vs cost per plan and per model, cost per active user per
@@ -69,6 +72,7 @@ extension ReportService {
         let unpricedGroups = models.groups.filter { $0.figures.unpriced_requests > 0 }
         let unpricedRequests = unpricedGroups.reduce(0) { $0 + $1.figures.unpriced_requests }
         // Unpriced records of a model are all its records when the model has no price at all.
+        let unrecognized = try await source.unrecognizedUsage(from: p.from, to: p.to)
         let unpricedTokens = unpricedGroups.filter { $0.figures.unpriced_requests == $0.figures.requests }.reduce(0) { $0 + $1.figures.total_tokens }
         return Economics(
             from: RFC3339.format(p.from), to: RFC3339.format(p.to), tz: ReportCalendar.name(of: p.timeZone),
@@ -78,6 +82,7 @@ extension ReportService {
                 requests: unpricedRequests,
                 share_of_requests: models.totals.requests == 0 ? 0 : Double(unpricedRequests) / Double(models.totals.requests),
                 share_of_tokens: models.totals.total_tokens == 0 ? 0 : Double(unpricedTokens) / Double(models.totals.total_tokens),
-                models: unpricedGroups.compactMap { $0.key["model"] }))
+                models: unpricedGroups.compactMap { $0.key["model"] }),
+            unrecognized_usage: unrecognized)
     }
 }

@@ -11,6 +11,7 @@ enum RecordRow {
         "reasoning_tokens", "units_requests", "units_images", "units_seconds", "units_minutes", "units_characters",
         "cost_nano", "cost_source", "caller_cost_nano", "price_version", "unpriced", "credits_micro",
         "caller_credits_micro", "duration_us", "error_type", "error_message", "metadata", "user_ordinal",
+        "cache_write_1h_tokens", "router_cost_nano", "unrecognized_usage",
     ]
 
     static let insertSQL = """
@@ -49,7 +50,21 @@ enum RecordRow {
         int(p.costNanoUSD); text(p.costSource.rawValue); int(r.callerCostNanoUSD); text(p.priceVersion); bool(p.unpriced)
         int(p.creditsMicro); int(r.creditsMicro); int(r.durationMicros)
         text(r.errorType); text(r.errorMessage); text(r.metadataJSON); int(userOrdinal)
+        int(r.tokens.cacheWrite1h); int(r.routerCostNanoUSD); text(unrecognizedJSON(r.unrecognizedUsage))
         assert(Int(index) == columns.count)
+    }
+
+    /// `{"path": count}` with sorted keys, or `nil` when every usage field was understood.
+    static func unrecognizedJSON(_ fields: [String: Int64]) -> String? {
+        guard !fields.isEmpty else { return nil }
+        return JSONValue.object(fields.mapValues { .int($0) }).serialized()
+    }
+
+    static func unrecognized(fromJSON text: String?) -> [String: Int64] {
+        guard let text, case .success(.object(let object)) = JSONValue.parse(Array(text.utf8)) else { return [:] }
+        var counts: [String: Int64] = [:]
+        for (key, value) in object { if case .int(let i) = value { counts[key] = i } }
+        return counts
     }
 
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
@@ -59,7 +74,8 @@ enum RecordRow {
             input_tokens = ?, cached_input_tokens = ?, cache_write_tokens = ?, output_tokens = ?, reasoning_tokens = ?,
             units_requests = ?, units_images = ?, units_seconds = ?, units_minutes = ?, units_characters = ?,
             cost_nano = ?, cost_source = ?, caller_cost_nano = ?, price_version = ?, unpriced = ?, credits_micro = ?,
-            caller_credits_micro = ?, duration_us = ?, error_type = ?, error_message = ?
+            caller_credits_micro = ?, duration_us = ?, error_type = ?, error_message = ?,
+            cache_write_1h_tokens = ?, router_cost_nano = ?, unrecognized_usage = ?
         WHERE id = ? AND status = 'pending'
         """
 
@@ -70,7 +86,8 @@ enum RecordRow {
             r.tokens.input, r.tokens.cachedInput, r.tokens.cacheWrite, r.tokens.output, r.tokens.reasoning,
             r.units.requests, r.units.images, r.units.seconds, r.units.minutes, r.units.characters,
             p.costNanoUSD, p.costSource.rawValue, r.callerCostNanoUSD, p.priceVersion, p.unpriced, p.creditsMicro,
-            r.creditsMicro, r.durationMicros, r.errorType, r.errorMessage, r.id,
+            r.creditsMicro, r.durationMicros, r.errorType, r.errorMessage, r.tokens.cacheWrite1h, r.routerCostNanoUSD,
+            unrecognizedJSON(r.unrecognizedUsage), r.id,
         ]
         return StatementArguments(values)
     }
@@ -85,12 +102,13 @@ enum RecordRow {
             model: row["model_raw"], status: RecordStatus(rawValue: row["status"]) ?? .pending,
             tokens: TokenCounts(input: row["input_tokens"], cachedInput: row["cached_input_tokens"],
                                 cacheWrite: row["cache_write_tokens"], output: row["output_tokens"],
-                                reasoning: row["reasoning_tokens"]),
+                                reasoning: row["reasoning_tokens"], cacheWrite1h: row["cache_write_1h_tokens"] ?? 0),
             units: UsageUnits(requests: row["units_requests"], images: row["units_images"], seconds: row["units_seconds"],
                               minutes: row["units_minutes"], characters: row["units_characters"]),
             callerCostNanoUSD: row["caller_cost_nano"], creditsMicro: row["caller_credits_micro"],
             durationMs: durationMicros.map { Double($0) / 1000 }, errorType: row["error_type"],
-            errorMessage: row["error_message"], metadataJSON: row["metadata"]
+            errorMessage: row["error_message"], metadataJSON: row["metadata"],
+            unrecognizedUsage: unrecognized(fromJSON: row["unrecognized_usage"]), routerCostNanoUSD: row["router_cost_nano"]
         )
     }
 }

@@ -142,6 +142,16 @@ enum StoreSchema {
             try db.execute(sql: "CREATE INDEX price_changes_model ON price_changes(model, seq)")
             try db.execute(sql: "DELETE FROM price_changes WHERE seq IN (\(supersededPriceChanges(model: nil)))")
         }
+        migrator.registerMigration("v5-usage-details") { db in
+            // The 1-hour part of the cache writes (priced at its own rate), a router's own cost
+            // figure, and the usage fields tokenmeter did not understand (JSON path → count).
+            try db.execute(sql: """
+                ALTER TABLE usage_records ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE usage_records ADD COLUMN router_cost_nano INTEGER;
+                ALTER TABLE usage_records ADD COLUMN unrecognized_usage TEXT;
+                CREATE INDEX usage_records_unrecognized ON usage_records(ts) WHERE unrecognized_usage IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

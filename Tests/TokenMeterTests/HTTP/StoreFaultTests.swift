@@ -38,6 +38,9 @@ final class FaultInjectingStore: UsageStore {
     func activeUsers(_ query: FigureQuery, paying: Bool?, retention: RetentionPolicy, now: Date) async throws -> ActiveUsers {
         try await inner.activeUsers(query, paying: paying, retention: retention, now: now)
     }
+    func unrecognizedUsage(from: Date, to: Date) async throws -> UnrecognizedUsage {
+        try await inner.unrecognizedUsage(from: from, to: to)
+    }
 }
 
 @Suite("Store faults")

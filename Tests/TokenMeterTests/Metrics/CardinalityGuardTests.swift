@@ -40,6 +40,45 @@ struct CardinalityGuardTests {
         #expect(text.series("tokenmeter_tokens_total").count <= 44)
     }
 
+    @Test func unrecognizedUsageFieldsAreCountedPerProviderAndFieldWithinTheGuard() throws {
+        let metrics = UsageMetrics(limits: MetricsLimits(maxValuesPerLabel: 3, maxSeriesPerMetric: 10_000))
+        var records: [PricedRecord] = []
+        for i in 0..<10 {
+            var r = Self.record(model: "claude-sonnet-4-5")
+            r.provider = "anthropic"
+            r.record.unrecognizedUsage = ["server_tool_use.web_search_requests": 2, "field_\(i)": 1]
+            records.append(r)
+        }
+        metrics.record(batch: records)
+        metrics.record(records[0])
+        let text = try PrometheusText(String(decoding: metrics.exposition(), as: UTF8.self))
+        #expect(text.types["tokenmeter_unrecognized_usage_total"] == "counter")
+        // Records, not the fields' values, are counted: 10 in the batch and 1 more.
+        #expect(text.value("tokenmeter_unrecognized_usage_total", ["provider": "anthropic", "field": "server_tool_use.web_search_requests"]) == 11)
+        #expect(text.value("tokenmeter_unrecognized_usage_total", ["provider": "anthropic", "field": "field_0"]) == 2)
+        // 3 field values admitted (field_0, field_1, the web search one, in sorted order per record), the rest folded.
+        let fields = Set(text.series("tokenmeter_unrecognized_usage_total").compactMap { $0.labels["field"] })
+        #expect(fields.count == 4 && fields.contains("__other__"))
+        #expect(text.sum("tokenmeter_unrecognized_usage_total") == 22)
+        #expect(text.value("tokenmeter_label_overflow_total", ["label": "field"]) == 8)
+    }
+
+    @Test func routerCostsThatDisagreeWithTheCatalogAreCounted() throws {
+        let entry = PriceEntry(model: "gpt-4o-mini", provider: "openai", tokens: TokenPrices(
+            input: PicoPrice(usdPerMillion: 0.15), output: PicoPrice(usdPerMillion: 0.6)))
+        func priced(router: Int64?) -> PricedRecord {
+            let usage = UsageRecord(timestamp: Date(), operation: "chat", model: "gpt-4o-mini",
+                                    tokens: TokenCounts(input: 100_000, output: 10_000), routerCostNanoUSD: router)
+            return CostCalculator.price(usage, entry: entry)  // 0.015 + 0.006 = 0.021 USD
+        }
+        let cases: [(Int64?, Bool)] = [(21_000_000, false), (21_900_000, false), (23_000_000, true), (10_000_000, true), (nil, false)]
+        for (router, disagrees) in cases { #expect(priced(router: router).routerCostDisagrees == disagrees, "\(String(describing: router))") }
+        let metrics = UsageMetrics()
+        metrics.record(batch: cases.map { priced(router: $0.0) })
+        let text = try PrometheusText(String(decoding: metrics.exposition(), as: UTF8.self))
+        #expect(text.value("tokenmeter_router_cost_mismatch_total", ["provider": "openai", "model": "gpt-4o-mini"]) == 2)
+    }
+
     @Test func labelGuardAdmitsFirstValuesOnly() {
         var guardian = LabelGuard(maxValues: 2)
         #expect(guardian.admit("a") == ("a", false))

@@ -81,6 +81,8 @@ struct UsageController<Context: RequestContext> {
         var model: String
         var cost_usd: String
         var unpriced: Bool
+        /// Usage fields that were not understood (CONTRACT 1.2); absent when there are none.
+        var unrecognized_usage: [String]?
 
         init(_ priced: PricedRecord) {
             id = priced.record.id
@@ -88,6 +90,8 @@ struct UsageController<Context: RequestContext> {
             model = priced.model
             cost_usd = Money.decimalString(nano: priced.costNanoUSD)
             unpriced = priced.unpriced
+            let fields = priced.record.unrecognizedUsage.keys.sorted()
+            unrecognized_usage = fields.isEmpty ? nil : fields
         }
     }
 
