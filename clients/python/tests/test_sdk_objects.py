@@ -237,8 +237,6 @@ def test_litellm_model_response_recorded_through_usage(server, errors, litellm_m
     assert (row["input_tokens"], row["output_tokens"]) == (resp.usage.prompt_tokens, resp.usage.completion_tokens)
 
 
-@pytest.mark.xfail(strict=False, reason="server bug at this commit: a usage object with output_tokens_details is read as "
-                   "the OpenAI Responses shape, so Anthropic's cache_read/cache_creation tokens are dropped (see the issue 17 report)")
 def test_anthropic_message_with_thinking_tokens_keeps_its_cache_tokens(server, errors):
     anthropic = pytest.importorskip("anthropic", reason="anthropic SDK not installed: pip install anthropic==2.10.0")
     thinking = dict(ANTHROPIC, usage=dict(ANTHROPIC["usage"], output_tokens_details={"thinking_tokens": 100}))
