@@ -18,19 +18,7 @@ struct UsageController<Context: RequestContext> {
     @Sendable func ingest(_ request: Request, context: Context) async throws -> Response {
         let format = try Self.format(of: request)
         let body = try await Self.collect(request, limit: bodyLimit, timeout: bodyTimeout)
-        let summary: IngestSummary
-        do {
-            summary = try await pipeline.ingest(body: body, format: format)
-        } catch WriteQueue.SubmitError.full {
-            pipeline.metrics.refused(.queueFull)
-            throw APIError.overloaded("the write queue is full; retry later (records were not stored)")
-        } catch WriteQueue.SubmitError.closed {
-            pipeline.metrics.refused(.shuttingDown)
-            throw APIError.overloaded("the server is shutting down; retry against another instance or later")
-        } catch let error as StoreUnavailable {
-            pipeline.metrics.refused(.storeError)
-            throw APIError.store(error.fault, "the records")
-        }
+        let summary = try await throughTheQueue("the records") { try await pipeline.ingest(body: body, format: format) }
         let status: HTTPResponse.Status = summary.accepted + summary.duplicates > 0 ? .ok : .badRequest
         return JSONResponse.make(status: status, summary)
     }
@@ -46,20 +34,10 @@ struct UsageController<Context: RequestContext> {
         case .failure(let error): throw APIError(.badRequest, error.message)
         }
         let pricing = pipeline.pricing
-        let result: StoreWriteResult
-        do {
-            // Through the write queue and the group commit, like new records.
-            result = try await pipeline.queue.submit([.complete(id: id, completion: completion,
-                                                                reprice: { try pricing.priceWithinLimits($0).get() })])[0]
-        } catch WriteQueue.SubmitError.full {
-            pipeline.metrics.refused(.queueFull)
-            throw APIError.overloaded("the write queue is full; retry later (the completion was not stored)")
-        } catch WriteQueue.SubmitError.closed {
-            pipeline.metrics.refused(.shuttingDown)
-            throw APIError.overloaded("the server is shutting down; retry against another instance or later")
-        } catch let error as StoreUnavailable {
-            pipeline.metrics.refused(.storeError)
-            throw APIError.store(error.fault, "the completion")
+        // Through the write queue and the group commit, like new records.
+        let result = try await throughTheQueue("the completion") {
+            try await pipeline.queue.submit([.complete(id: id, completion: completion,
+                                                       reprice: { try pricing.priceWithinLimits($0).get() })])[0]
         }
         switch result {
         case .notFound:
@@ -72,6 +50,23 @@ struct UsageController<Context: RequestContext> {
             return JSONResponse.make(CompletionResponse(priced))
         case .accepted, .duplicate:
             throw APIError(.internalServerError, "internal error (the server logged the details)")
+        }
+    }
+
+    /// Runs a write through the queue, answering its refusals (nothing of `what` was stored):
+    /// a full queue or a shutdown 503, a store fault 503 or 500 as `APIError.store` decides.
+    private func throughTheQueue<T>(_ what: String, _ write: () async throws -> T) async throws -> T {
+        do {
+            return try await write()
+        } catch WriteQueue.SubmitError.full {
+            pipeline.metrics.refused(.queueFull)
+            throw APIError.overloaded("the write queue is full; nothing from this request was stored, retry later")
+        } catch WriteQueue.SubmitError.closed {
+            pipeline.metrics.refused(.shuttingDown)
+            throw APIError.overloaded("the server is shutting down; retry against another instance or later")
+        } catch let error as StoreUnavailable {
+            pipeline.metrics.refused(.storeError)
+            throw APIError.store(error.fault, what)
         }
     }
 
