@@ -10,7 +10,7 @@ enum RecordRow {
         "model", "model_raw", "status", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
         "reasoning_tokens", "units_requests", "units_images", "units_seconds", "units_minutes", "units_characters",
         "cost_nano", "cost_source", "caller_cost_nano", "price_version", "unpriced", "credits_micro",
-        "caller_credits_micro", "duration_us", "error_type", "error_message", "metadata", "user_ordinal",
+        "caller_credits_micro", "duration_us", "error_type", "error_message", "metadata", "user_ordinal", "price_match", "unpriced_reason",
     ]
 
     static let insertSQL = """
@@ -49,6 +49,7 @@ enum RecordRow {
         int(p.costNanoUSD); text(p.costSource.rawValue); int(r.callerCostNanoUSD); text(p.priceVersion); bool(p.unpriced)
         int(p.creditsMicro); int(r.creditsMicro); int(r.durationMicros)
         text(r.errorType); text(r.errorMessage); text(r.metadataJSON); int(userOrdinal)
+        text(p.priceMatch); text(p.unpricedReason)
         assert(Int(index) == columns.count)
     }
 
@@ -59,7 +60,7 @@ enum RecordRow {
             input_tokens = ?, cached_input_tokens = ?, cache_write_tokens = ?, output_tokens = ?, reasoning_tokens = ?,
             units_requests = ?, units_images = ?, units_seconds = ?, units_minutes = ?, units_characters = ?,
             cost_nano = ?, cost_source = ?, caller_cost_nano = ?, price_version = ?, unpriced = ?, credits_micro = ?,
-            caller_credits_micro = ?, duration_us = ?, error_type = ?, error_message = ?
+            caller_credits_micro = ?, duration_us = ?, error_type = ?, error_message = ?, price_match = ?, unpriced_reason = ?
         WHERE id = ? AND status = 'pending'
         """
 
@@ -70,7 +71,7 @@ enum RecordRow {
             r.tokens.input, r.tokens.cachedInput, r.tokens.cacheWrite, r.tokens.output, r.tokens.reasoning,
             r.units.requests, r.units.images, r.units.seconds, r.units.minutes, r.units.characters,
             p.costNanoUSD, p.costSource.rawValue, r.callerCostNanoUSD, p.priceVersion, p.unpriced, p.creditsMicro,
-            r.creditsMicro, r.durationMicros, r.errorType, r.errorMessage, r.id,
+            r.creditsMicro, r.durationMicros, r.errorType, r.errorMessage, p.priceMatch, p.unpricedReason, r.id,
         ]
         return StatementArguments(values)
     }

@@ -136,6 +136,7 @@ enum StoreSchema {
             // and they cost an upsert per user per batch.
             try db.execute(sql: "DROP TABLE user_day")
         }
+        registerPriceMatch(&migrator)
         return migrator
     }
 }

@@ -105,7 +105,7 @@ struct UserSetTests {
         let oldPath = directory.appendingPathComponent("v1.sqlite").path
         let old = try DatabaseQueue(path: oldPath)
         try StoreSchema.migrator.migrate(old, upTo: "v1")
-        let v1Columns = RecordRow.columns.filter { $0 != "user_ordinal" }.joined(separator: ", ")
+        let v1Columns = RecordRow.columns.filter { !["user_ordinal", "price_match", "unpriced_reason"].contains($0) }.joined(separator: ", ")
         try await old.writeWithoutTransaction { db in
             try db.execute(sql: "ATTACH DATABASE ? AS current", arguments: [current.path])
             try db.execute(sql: "INSERT INTO usage_records (\(v1Columns)) SELECT \(v1Columns) FROM current.usage_records")
