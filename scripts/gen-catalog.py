@@ -122,6 +122,15 @@ def price_versions(model):
     from genai_prices import types as T
 
     prices = model.prices if isinstance(model.prices, list) else [model.prices]
+    # Time-of-day prices (DeepSeek's off-peak discount): records are priced at the price in force for
+    # most of the day; the other one is not carried.
+    daily = [c for c in prices if isinstance(c, T.ConditionalPrice) and isinstance(c.constraint, T.TimeOfDateConstraint)]
+    main_daily = None
+    for c in daily:
+        start = c.constraint.start_time.hour * 60 + c.constraint.start_time.minute
+        end = c.constraint.end_time.hour * 60 + c.constraint.end_time.minute
+        if (end - start) % 1440 > 720:
+            main_daily = c
     versions = []
     for item in prices:
         valid_from, mp = None, item
@@ -129,6 +138,8 @@ def price_versions(model):
             mp = item.prices
             if isinstance(item.constraint, T.TimeOfDateConstraint):
                 continue
+            if item.constraint is None and main_daily is not None:
+                mp = main_daily.prices
             if isinstance(item.constraint, T.StartDateConstraint):
                 valid_from = item.constraint.start_date.isoformat() + "T00:00:00Z"
         fields, not_carried, tiers = {}, [], {}
@@ -155,6 +166,8 @@ def price_versions(model):
                 previous = {**previous, **tiers[start]}
                 out.append({"above_input_tokens": start, **{k: num(previous[k]) for k in TOKEN_FIELDS if k in previous}})
             fields["tiers"] = out
+        if daily:
+            not_carried.append("time-of-day prices (the one in force most of the day is used)")
         versions.append((valid_from, fields, not_carried))
     versions.sort(key=lambda v: v[0] or "")
     return versions
