@@ -62,8 +62,15 @@ public enum LiteLLMImporter {
         if case .string(let m)? = fields["mode"] { mode = m }
         let isImageModel = mode.map(imageModes.contains) ?? false
 
+        var provider: String?
+        if case .string(let p)? = fields["litellm_provider"] { provider = p }
         var tokens = TokenPrices()
         for (key, path) in tokenKeys { tokens[keyPath: path] = perUnit(key) }
+        // LiteLLM bills Fireworks' cached input at half the input price when the entry gives none
+        // (`FIREWORKS_AI_DEFAULT_CACHE_READ_RATE_RATIO`).
+        if provider == "fireworks_ai", tokens.cachedInput == nil, let input = number("input_cost_per_token") {
+            tokens.cachedInput = PicoPrice(usdPerUnit: input * 0.5)
+        }
         if tokens.output == nil || tokens.output?.pico == 0, let image = perUnit("output_cost_per_image_token") { tokens.output = image }
         if tokens.input == nil, let audio = perUnit("input_cost_per_audio_token") { tokens.input = audio }
         if tokens.output == nil, let audio = perUnit("output_cost_per_audio_token") { tokens.output = audio }
@@ -98,8 +105,6 @@ public enum LiteLLMImporter {
             }
             return .failure(.init("\(name): no price fields"))
         }
-        var provider: String?
-        if case .string(let p)? = fields["litellm_provider"] { provider = p }
         var category: UsageCategory?
         if let mode {
             category = switch mode {
