@@ -43,6 +43,12 @@ struct PriceResolveUpdateTests {
             #expect(veo.unpriced && veo.match == nil && veo.reason?.contains("units.seconds") == true)
             #expect(try await Self.row("c", components.store)! == (nil, "no price matches 'gpt-3.5-turbo-9999'", true))
             #expect(try await Self.row("d", components.store)!.match == "caller")
+
+            // The reports say why.
+            let economics = try await client.get("/v1/reports/economics?range=24h").json()
+            let reasons = (economics["unpriced"] as? [String: Any])?["reasons"] as? [[String: Any]] ?? []
+            #expect(reasons.contains { $0["model"] as? String == "veo-3" && ($0["reason"] as? String)?.contains("units.seconds") == true })
+            #expect(reasons.contains { $0["model"] as? String == "gpt-3.5-turbo-9999" && $0["requests"] as? Int == 1 })
         }
     }
 
