@@ -6,7 +6,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenmeter-bench",
         abstract: "Benchmarks of the tokenmeter store, each next to a reference measured in the same run (see BENCHMARKS.md).",
-        subcommands: [WriterBench.self, ReportsBench.self]
+        subcommands: [WriterBench.self, ReportsBench.self, PricingBench.self]
     )
 }
 

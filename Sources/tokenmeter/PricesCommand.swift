@@ -6,7 +6,7 @@ struct PricesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prices",
         abstract: "Show and change the price catalog stored in the database (a running server picks changes up on restart; use the HTTP API for live changes).",
-        subcommands: [List.self, Import.self, Set.self]
+        subcommands: [List.self, Import.self, Set.self, Update.self, Resolve.self]
     )
 
     static func open(_ options: ConfigOptions) async throws -> PricingService {
@@ -73,8 +73,11 @@ struct PricesCommand: AsyncParsableCommand {
                 date = parsed
             }
             let result = try PriceImport.entries(from: data, format: format, validFrom: date, source: "import of \(file)")
-            try await pricing.apply(result.entries.map(PriceChange.put))
-            print("imported \(result.entries.count) models, skipped \(result.skipped.count)")
+            let plan = pricing.planImport(result)
+            try await pricing.apply(plan.changes)
+            print("imported \(plan.imported) models, skipped \(plan.skipped.count), conflicts \(plan.conflicts.count)")
+            for line in plan.skipped { print("skipped: \(line)") }
+            for line in plan.conflicts { print("conflict: \(line)") }
         }
     }
 
@@ -121,8 +124,70 @@ struct PricesCommand: AsyncParsableCommand {
                 per1kCharacters: per1kCharacters.map(PicoPrice.init(usdPerUnit:)), creditsPerUnit: creditsPerUnit,
                 dailyLimit: dailyLimit, validFrom: date, source: "tokenmeter prices set")
             let pricing = try await PricesCommand.open(options)
-            try await pricing.apply([.put(entry)])
-            print("set \(entry.version)")
+            var kept = entry
+            // A new price for an existing model keeps the names it answers to unless --aliases is given.
+            if let current = pricing.catalog.versions[entry.model]?.last {
+                if aliases == nil { kept.aliases = current.aliases }
+                kept.match = current.match
+                kept.snapshotsSharePrice = current.snapshotsSharePrice
+            }
+            try await pricing.apply([.put(kept)])
+            print("set \(kept.version)")
+        }
+    }
+}
+
+extension PricesCommand {
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Refresh the shipped prices from a newer catalog file (as scripts/gen-catalog.py writes it) without upgrading the binary.",
+            discussion: "The file replaces the shipped layer; imported prices and your own changes stay over it. A binary whose own catalog is newer than the file's catalog_version ignores it.")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "A tokenmeter catalog file: {\"catalog_version\": \"…\", \"models\": […]}.") var file: String
+        @Flag(name: .long, help: "Print what would change (new, changed, removed, conflicts) and change nothing.") var dryRun = false
+
+        func run() async throws {
+            let pricing = try await PricesCommand.open(options)
+            let catalog = try DefaultCatalog.decodeFile(Data(contentsOf: URL(fileURLWithPath: file)), source: file)
+            let diff = try pricing.planUpdate(catalog)
+            print("\(dryRun ? "would update" : "updated") to catalog_version \(catalog.catalog_version ?? "(none)"): \(diff.new.count) new, \(diff.changed.count) changed, \(diff.removed.count) removed, \(diff.conflicts.count) conflicts")
+            for model in diff.new { print("new: \(model)") }
+            for model in diff.changed { print("changed: \(model)") }
+            for model in diff.removed { print("removed: \(model)") }
+            for line in diff.conflicts { print("conflict: \(line)") }
+            if !dryRun { try await pricing.apply([.replaceShipped(catalogVersion: catalog.catalog_version, entries: catalog.models)]) }
+        }
+    }
+
+    struct Resolve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Explain how a model name resolves to a price entry, and why (or why not).")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "The model name as records send it.") var name: String
+        @Option(name: .long, help: "RFC 3339 time to pick the price version for (default: now).") var at: String?
+        @Flag(name: .long, help: "Print the answer as JSON (as GET /v1/prices/resolve).") var json = false
+
+        func run() async throws {
+            var date = Date()
+            if let at {
+                guard let parsed = RFC3339.parse(at) else { throw ValidationError("--at: not an RFC 3339 timestamp") }
+                date = parsed
+            }
+            let pricing = try await PricesCommand.open(options)
+            let answer = PriceResolveAnswer(pricing.resolve(name, at: date), at: date)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(answer), as: UTF8.self))
+            } else {
+                print("\(name): \(answer.model.map { "\($0) (\(answer.rule!))" } ?? "unpriced")")
+                print("  \(answer.explanation)")
+                for note in answer.notes { print("  note: \(note)") }
+                if let e = answer.entry {
+                    let p = { (x: PicoPrice?) in x.map { String(format: "%g", $0.usdPerMillion) } ?? "-" }
+                    print("  price \(e.version): input \(p(e.tokens.input)), cached \(p(e.tokens.cachedInput)), cache_write \(p(e.tokens.cacheWrite)), output \(p(e.tokens.output)) USD/1M tokens; provider \(e.provider ?? "-"); source \(e.source ?? "-")")
+                }
+            }
+            if !answer.resolved { throw ExitCode(1) }
         }
     }
 }

@@ -21,6 +21,10 @@ public struct PricedRecord: Sendable, Equatable {
     public var priceVersion: String?
     public var creditsMicro: Int64
     public var dailyLimit: Int?
+    /// How the price was found: a `MatchRule` raw value, `caller` for the caller's cost, nil when unpriced.
+    public var priceMatch: String? = nil
+    /// Why the record is unpriced (no price matches, no version valid then, a unit its price needs is missing).
+    public var unpricedReason: String? = nil
 
     public var unpriced: Bool { costSource == .unpriced }
 
@@ -38,27 +42,56 @@ public struct PricedRecord: Sendable, Equatable {
 public enum CostCalculator {
     /// `canonicalModel`: the catalog name the record's model resolved to, even when no version of
     /// its price is valid at the record's time (then the record is unpriced but named canonically).
-    public static func price(_ record: UsageRecord, entry: PriceEntry?, canonicalModel: String? = nil) -> PricedRecord {
+    /// `rule`: how the name resolved; `unmatchedReason`: why there is no entry when `entry` is nil.
+    public static func price(_ record: UsageRecord, entry: PriceEntry?, canonicalModel: String? = nil,
+                             rule: MatchRule? = nil, unmatchedReason: String? = nil) -> PricedRecord {
         var costSource = CostSource.unpriced
         var cost: Int64 = 0
+        var reason: String?
         if let given = record.callerCostNanoUSD {
             cost = given
             costSource = .caller
         } else if let entry {
-            cost = catalogCostNanoUSD(tokens: record.tokens, units: record.units, entry: entry)
-            costSource = .catalog
+            if let missing = missingUnit(tokens: record.tokens, units: record.units, entry: entry) {
+                reason = "\(entry.model) is priced per \(missing.unit): the record has no \(missing.field)"
+            } else {
+                cost = catalogCostNanoUSD(tokens: record.tokens, units: record.units, entry: entry)
+                costSource = .catalog
+            }
+        } else {
+            reason = unmatchedReason ?? "no price matches '\(record.model)'"
         }
-        return PricedRecord(
+        var priced = PricedRecord(
             record: record,
             model: entry?.model ?? canonicalModel ?? record.model,
             provider: record.provider ?? entry?.provider ?? "unknown",
             category: record.category ?? entry?.category ?? .text,
             costNanoUSD: cost,
             costSource: costSource,
-            priceVersion: entry?.version,
+            priceVersion: costSource == .unpriced ? nil : entry?.version,
             creditsMicro: record.creditsMicro ?? entry.flatMap { defaultCredits(units: record.units, entry: $0) } ?? 0,
             dailyLimit: entry?.dailyLimit
         )
+        switch costSource {
+        case .caller: priced.priceMatch = "caller"
+        case .catalog: priced.priceMatch = rule?.rawValue ?? MatchRule.exact.rawValue
+        case .unpriced: priced.unpricedReason = reason
+        }
+        return priced
+    }
+
+    /// The unit a per-second, per-minute or per-character price needs when the record carries neither
+    /// it nor tokens the entry prices: such a record is unpriced with that reason, never billed $0.
+    static func missingUnit(tokens: TokenCounts, units: UsageUnits, entry: PriceEntry) -> (unit: String, field: String)? {
+        let tokenPriced = !(entry.tokens.isEmpty && entry.tiers.isEmpty) && tokens.total > 0
+        guard !tokenPriced, entry.perRequest == nil, entry.perImage == nil else { return nil }
+        if entry.perSecond != nil || entry.perMinute != nil, units.seconds == nil, units.minutes == nil {
+            return (entry.perSecond != nil ? "second" : "minute", "units.seconds or units.minutes")
+        }
+        if entry.per1kCharacters != nil, units.characters == nil, entry.perSecond == nil, entry.perMinute == nil {
+            return ("1k characters", "units.characters")
+        }
+        return nil
     }
 
     /// Every term is an integer in units of 1e-12 USD × 1e6 (quantities in millionths) × 60 000, the

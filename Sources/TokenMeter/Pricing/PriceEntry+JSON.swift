@@ -6,7 +6,7 @@ extension PriceEntry: Codable {
     enum CodingKeys: String, CodingKey {
         case model, provider, category, aliases, match, input, cached_input, cache_write, cache_write_1h, output, reasoning
         case request, image, second, minute, per1k = "1k_characters", tiers, credits_per_unit, daily_limit
-        case valid_from, source
+        case valid_from, source, snapshots_share_price
     }
 
     struct TierJSON: Codable {
@@ -75,7 +75,8 @@ extension PriceEntry: Codable {
             creditsPerUnit: try c.decodeIfPresent(Double.self, forKey: .credits_per_unit),
             dailyLimit: try c.decodeIfPresent(Int.self, forKey: .daily_limit),
             validFrom: validFrom,
-            source: try c.decodeIfPresent(String.self, forKey: .source)
+            source: try c.decodeIfPresent(String.self, forKey: .source),
+            snapshotsSharePrice: try c.decodeIfPresent(Bool.self, forKey: .snapshots_share_price) ?? false
         )
     }
 
@@ -116,6 +117,7 @@ extension PriceEntry: Codable {
         try c.encodeIfPresent(dailyLimit, forKey: .daily_limit)
         try c.encodeIfPresent(validFrom.map(RFC3339.format), forKey: .valid_from)
         try c.encodeIfPresent(source, forKey: .source)
+        if snapshotsSharePrice { try c.encode(true, forKey: .snapshots_share_price) }
     }
 }
 

@@ -55,13 +55,17 @@ public struct PriceEntry: Sendable, Equatable, Hashable {
     public var dailyLimit: Int?
     public var validFrom: Date?
     public var source: String?
+    /// The entry declares that its dated snapshots (`-20241022`, `-2024-08-06`, `-0613`, `-002`,
+    /// `-05-20`) share its price, so such a name with no entry of its own resolves to this one.
+    /// Without it a snapshot name is unpriced: its price is never borrowed from the family.
+    public var snapshotsSharePrice: Bool = false
 
     public init(
         model: String, provider: String? = nil, category: UsageCategory? = nil, aliases: [String] = [],
         match: String? = nil, tokens: TokenPrices = TokenPrices(), perRequest: PicoPrice? = nil,
         perImage: PicoPrice? = nil, perSecond: PicoPrice? = nil, perMinute: PicoPrice? = nil,
         per1kCharacters: PicoPrice? = nil, tiers: [ContextTier] = [], creditsPerUnit: Double? = nil,
-        dailyLimit: Int? = nil, validFrom: Date? = nil, source: String? = nil
+        dailyLimit: Int? = nil, validFrom: Date? = nil, source: String? = nil, snapshotsSharePrice: Bool = false
     ) {
         self.model = model.lowercased()
         self.provider = provider?.lowercased()
@@ -79,6 +83,7 @@ public struct PriceEntry: Sendable, Equatable, Hashable {
         self.dailyLimit = dailyLimit
         self.validFrom = validFrom
         self.source = source
+        self.snapshotsSharePrice = snapshotsSharePrice
     }
 
     /// Anthropic bills 1-hour cache writes at 2 × the input price (5-minute writes at 1.25 ×), on every

@@ -5,15 +5,55 @@ import Synchronization
 public final class PricingService: Sendable {
     private struct State {
         var base: [PriceEntry]
+        /// The operator's catalog file (`catalog_file`): under their API/CLI changes, over imports.
+        var fileEntries: [PriceEntry]
+        var shippedVersion: String?
         var changes: [PriceChange]
         var catalog: PriceCatalog
-        var resolved: [String: String?] = [:]
+        var resolved: [String: PriceLookup] = [:]
         var generation = 0
+
+        init(base: [PriceEntry], fileEntries: [PriceEntry], shippedVersion: String?, changes: [PriceChange]) {
+            self.base = base
+            self.fileEntries = fileEntries
+            self.shippedVersion = shippedVersion
+            self.changes = changes
+            self.catalog = PriceCatalog(entries: [])
+            replace(changes: changes)
+        }
 
         mutating func replace(changes: [PriceChange]) {
             self.changes = changes
-            catalog = PriceCatalog(entries: PriceChange.apply(changes, to: base))
+            catalog = PriceCatalog(entries: PriceChange.apply(effective(changes), to: base))
             resolved.removeAll()
+        }
+
+        /// The changes as layered: a `prices update` older than the binary's own catalog no longer
+        /// applies (upgrading the binary brings newer prices), and the catalog file joins the
+        /// operator's layer first.
+        func effective(_ changes: [PriceChange]) -> [PriceChange] {
+            changes.filter { change in
+                guard case .replaceShipped(let version, _) = change else { return true }
+                guard let shippedVersion, let version else { return true }
+                return version >= shippedVersion
+            } + fileEntries.map(PriceChange.put)
+        }
+
+        /// Every change after the file layer, for the catalog an import or update is compared with.
+        var layers: (shipped: [PriceEntry], imported: [PriceEntry], operatorModels: Set<String>) {
+            var shipped = base
+            for case .replaceShipped(_, let entries) in effective(changes) { shipped = entries }
+            var imported: [PriceEntry] = []
+            var operatorModels = Set(fileEntries.map(\.model))
+            for change in changes {
+                switch change {
+                case .imported(let e): imported.append(e)
+                case .put(let e): operatorModels.insert(e.model)
+                case .delete(let model, _): operatorModels.insert(model.lowercased())
+                case .replaceShipped: break
+                }
+            }
+            return (shipped, imported, operatorModels)
         }
     }
 
@@ -22,39 +62,78 @@ public final class PricingService: Sendable {
     private let applied = Atomic<Int>(0)
     private static let resolveCacheLimit = 50_000
 
-    public init(base: [PriceEntry], changes: [PriceChange] = [], repository: (any PriceChangeRepository)? = nil) {
-        let entries = PriceChange.apply(changes, to: base)
-        self.state = Mutex(State(base: base, changes: changes, catalog: PriceCatalog(entries: entries)))
+    public init(base: [PriceEntry], changes: [PriceChange] = [], repository: (any PriceChangeRepository)? = nil,
+                fileEntries: [PriceEntry] = [], shippedVersion: String? = nil) {
+        self.state = Mutex(State(base: base, fileEntries: fileEntries, shippedVersion: shippedVersion, changes: changes))
         self.repository = repository
     }
 
     /// Loads the shipped catalog, an optional operator catalog file over it, then the persisted changes.
     public static func load(catalogFile: String?, repository: (any PriceChangeRepository)?) async throws -> PricingService {
-        var base = try DefaultCatalog.entries()
+        let shipped = try DefaultCatalog.file()
+        var fileEntries: [PriceEntry] = []
         if let catalogFile {
-            let extra = try DefaultCatalog.decode(Data(contentsOf: URL(fileURLWithPath: catalogFile)), source: catalogFile)
-            base = PriceChange.apply(extra.map(PriceChange.put), to: base)
+            fileEntries = try DefaultCatalog.decode(Data(contentsOf: URL(fileURLWithPath: catalogFile)), source: catalogFile)
         }
         let changes = try await repository?.loadPriceChanges() ?? []
-        return PricingService(base: base, changes: changes, repository: repository)
+        return PricingService(base: shipped.models, changes: changes, repository: repository,
+                              fileEntries: fileEntries, shippedVersion: shipped.catalog_version)
+    }
+
+    /// The shipped layer (or its refresh), the imported entries and the models the operator changed.
+    public var layers: (shipped: [PriceEntry], imported: [PriceEntry], operatorModels: Set<String>) {
+        state.withLock { $0.layers }
     }
 
     public var catalog: PriceCatalog { state.withLock { $0.catalog } }
 
-    public func price(_ record: UsageRecord) -> PricedRecord {
-        let (canonical, entry): (String?, PriceEntry?) = state.withLock { state in
-            let key = record.model
-            let canonical: String?
-            if let cached = state.resolved[key] {
-                canonical = cached
-            } else {
-                canonical = state.catalog.canonicalModel(for: key)
-                if state.resolved.count >= Self.resolveCacheLimit { state.resolved.removeAll(keepingCapacity: true) }
-                state.resolved[key] = canonical
-            }
-            return (canonical, canonical.flatMap { state.catalog.entry(model: $0, at: record.timestamp) })
+    /// The `catalog_version` of the binary's own catalog.
+    public var shippedVersion: String? { state.withLock { $0.shippedVersion } }
+
+    /// What importing `result` would change, checked against the current layers.
+    public func planImport(_ result: LiteLLMImporter.Result) -> PriceImportPlan {
+        PriceImportPlan.forImport(result, layers: layers)
+    }
+
+    /// What `prices update` with `file` would change in the shipped layer. Throws when the file is
+    /// older than the binary's own catalog (it would not apply).
+    public func planUpdate(_ file: CatalogFile) throws -> PriceUpdateDiff {
+        if let shipped = shippedVersion, let version = file.catalog_version, version < shipped {
+            throw CatalogError("catalog_version: '\(version)' is older than this binary's catalog ('\(shipped)'); nothing to update")
         }
-        return CostCalculator.price(record, entry: entry, canonicalModel: canonical)
+        guard !file.models.isEmpty else { throw CatalogError("models: the file holds no models") }
+        let l = layers
+        return PriceUpdateDiff.between(current: l.shipped, updated: file, imported: l.imported, operatorModels: l.operatorModels)
+    }
+
+    public func price(_ record: UsageRecord) -> PricedRecord {
+        let (lookup, entry): (PriceLookup, PriceEntry?) = state.withLock { state in
+            let key = record.model
+            let lookup: PriceLookup
+            if let cached = state.resolved[key] {
+                lookup = cached
+            } else {
+                lookup = state.catalog.resolve(key)
+                if state.resolved.count >= Self.resolveCacheLimit { state.resolved.removeAll(keepingCapacity: true) }
+                state.resolved[key] = lookup
+            }
+            return (lookup, lookup.resolution.flatMap { state.catalog.entry(model: $0.model, at: record.timestamp) })
+        }
+        let resolution = lookup.resolution
+        var reason: String?
+        if let resolution, entry == nil {
+            let first = state.withLock { $0.catalog.versions[resolution.model]?.first?.validFrom }
+            reason = "no price of \(resolution.model) is valid at \(RFC3339.format(record.timestamp))" + (first.map { " (its first price is valid from \(RFC3339.format($0)))" } ?? "")
+        }
+        return CostCalculator.price(record, entry: entry, canonicalModel: resolution?.model, rule: resolution?.rule, unmatchedReason: reason)
+    }
+
+    /// How `name` resolves in the live catalog (`GET /v1/prices/resolve`, `tokenmeter prices resolve`).
+    public func resolve(_ name: String, at date: Date) -> (lookup: PriceLookup, entry: PriceEntry?, versions: [PriceEntry]) {
+        let catalog = self.catalog
+        let lookup = catalog.resolve(name)
+        guard let model = lookup.resolution?.model else { return (lookup, nil, []) }
+        return (lookup, catalog.entry(model: model, at: date), catalog.versions[model] ?? [])
     }
 
     /// Prices a record, rejecting a computed cost above the limit for one call (absurd units or prices).
@@ -79,16 +158,14 @@ public final class PricingService: Sendable {
         let generation = applied.add(1, ordering: .relaxed).newValue
         let all = try await repository.loadPriceChanges()
         // The catalog is built outside the lock, so pricing records never waits for it.
-        let base = state.withLock { $0.base }
-        let catalog = PriceCatalog(entries: PriceChange.apply(all, to: base))
+        var next = state.withLock { $0 }
+        next.replace(changes: all)
+        next.generation = generation
         state.withLock { state in
             // Concurrent changes: the reload that started last read every saved change; one that
-            // started earlier and finishes later must not overwrite it.
-            guard generation > state.generation else { return }
-            state.generation = generation
-            state.changes = all
-            state.catalog = catalog
-            state.resolved.removeAll()
+            // started earlier and finishes later must not overwrite it. (The stored log is
+            // compacted, so its length says nothing about which reload is newer.)
+            if generation > state.generation { state = next }
         }
     }
 }
@@ -96,15 +173,23 @@ public final class PricingService: Sendable {
 /// The catalog shipped with the binary (`Pricing/Resources/default-catalog.json`).
 public enum DefaultCatalog {
     public static func entries() throws -> [PriceEntry] {
+        try file().models
+    }
+
+    public static func file() throws -> CatalogFile {
         guard let url = Bundle.module.url(forResource: "default-catalog", withExtension: "json") else {
             throw CatalogError("the default catalog resource is missing from the build")
         }
-        return try decode(Data(contentsOf: url), source: "default-catalog.json")
+        return try decodeFile(Data(contentsOf: url), source: "default-catalog.json")
     }
 
     public static func decode(_ data: Data, source: String) throws -> [PriceEntry] {
+        try decodeFile(data, source: source).models
+    }
+
+    public static func decodeFile(_ data: Data, source: String) throws -> CatalogFile {
         do {
-            return try JSONDecoder().decode(CatalogFile.self, from: data).models
+            return try JSONDecoder().decode(CatalogFile.self, from: data)
         } catch let error as DecodingError {
             throw CatalogError("\(source): \(error.readableDescription)")
         }

@@ -28,6 +28,8 @@ extension ReportService {
             public var share_of_requests: Double
             public var share_of_tokens: Double
             public var models: [String]
+            /// Why, by model (from the raw records kept): no price matches, no version valid then, a missing unit.
+            public var reasons: [UnpricedReason] = []
         }
 
         public var from: String
@@ -71,6 +73,7 @@ extension ReportService {
         let plans = try await grouped(by: .plan)
         let unpricedGroups = models.groups.filter { $0.figures.unpriced_requests > 0 }
         let unpricedRequests = unpricedGroups.reduce(0) { $0 + $1.figures.unpriced_requests }
+        let reasons = unpricedRequests == 0 ? [] : try await (source as? SQLiteStore)?.unpricedReasons(from: p.from, to: p.to, limit: 50) ?? []
         // Unpriced records of a model are all its records when the model has no price at all.
         let unrecognized = try await source.unrecognizedUsage(from: p.from, to: p.to)
         let unpricedTokens = unpricedGroups.filter { $0.figures.unpriced_requests == $0.figures.requests }.reduce(0) { $0 + $1.figures.total_tokens }
@@ -82,7 +85,7 @@ extension ReportService {
                 requests: unpricedRequests,
                 share_of_requests: models.totals.requests == 0 ? 0 : Double(unpricedRequests) / Double(models.totals.requests),
                 share_of_tokens: models.totals.total_tokens == 0 ? 0 : Double(unpricedTokens) / Double(models.totals.total_tokens),
-                models: unpricedGroups.compactMap { $0.key["model"] }),
+                models: unpricedGroups.compactMap { $0.key["model"] }, reasons: reasons),
             unrecognized_usage: unrecognized)
     }
 }

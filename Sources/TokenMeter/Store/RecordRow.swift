@@ -11,7 +11,7 @@ enum RecordRow {
         "reasoning_tokens", "units_requests", "units_images", "units_seconds", "units_minutes", "units_characters",
         "cost_nano", "cost_source", "caller_cost_nano", "price_version", "unpriced", "credits_micro",
         "caller_credits_micro", "duration_us", "error_type", "error_message", "metadata", "user_ordinal",
-        "cache_write_1h_tokens", "router_cost_nano", "unrecognized_usage",
+        "cache_write_1h_tokens", "router_cost_nano", "unrecognized_usage", "price_match", "unpriced_reason",
     ]
 
     static let insertSQL = """
@@ -51,6 +51,7 @@ enum RecordRow {
         int(p.creditsMicro); int(r.creditsMicro); int(r.durationMicros)
         text(r.errorType); text(r.errorMessage); text(r.metadataJSON); int(userOrdinal)
         int(r.tokens.cacheWrite1h); int(r.routerCostNanoUSD); text(unrecognizedJSON(r.unrecognizedUsage))
+        text(p.priceMatch); text(p.unpricedReason)
         assert(Int(index) == columns.count)
     }
 
@@ -75,7 +76,7 @@ enum RecordRow {
             units_requests = ?, units_images = ?, units_seconds = ?, units_minutes = ?, units_characters = ?,
             cost_nano = ?, cost_source = ?, caller_cost_nano = ?, price_version = ?, unpriced = ?, credits_micro = ?,
             caller_credits_micro = ?, duration_us = ?, error_type = ?, error_message = ?,
-            cache_write_1h_tokens = ?, router_cost_nano = ?, unrecognized_usage = ?
+            cache_write_1h_tokens = ?, router_cost_nano = ?, unrecognized_usage = ?, price_match = ?, unpriced_reason = ?
         WHERE id = ? AND status = 'pending'
         """
 
@@ -87,7 +88,7 @@ enum RecordRow {
             r.units.requests, r.units.images, r.units.seconds, r.units.minutes, r.units.characters,
             p.costNanoUSD, p.costSource.rawValue, r.callerCostNanoUSD, p.priceVersion, p.unpriced, p.creditsMicro,
             r.creditsMicro, r.durationMicros, r.errorType, r.errorMessage, r.tokens.cacheWrite1h, r.routerCostNanoUSD,
-            unrecognizedJSON(r.unrecognizedUsage), r.id,
+            unrecognizedJSON(r.unrecognizedUsage), p.priceMatch, p.unpricedReason, r.id,
         ]
         return StatementArguments(values)
     }

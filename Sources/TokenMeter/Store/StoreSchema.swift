@@ -136,13 +136,15 @@ enum StoreSchema {
             // and they cost an upsert per user per batch.
             try db.execute(sql: "DROP TABLE user_day")
         }
-        migrator.registerMigration("v4-price-log-compaction") { db in
+        registerPriceMatch(&migrator)
+        migrator.registerMigration("v5-price-log-compaction") { db in
             // The price-change log keeps only the rows a replay needs (see supersededPriceChanges),
             // so start-up and each change cost what the live versions cost, not every change ever made.
             try db.execute(sql: "CREATE INDEX price_changes_model ON price_changes(model, seq)")
             try db.execute(sql: "DELETE FROM price_changes WHERE seq IN (\(supersededPriceChanges(model: nil)))")
+            try db.execute(sql: supersededShippedUpdates)
         }
-        migrator.registerMigration("v5-usage-details") { db in
+        migrator.registerMigration("v6-usage-details") { db in
             // The 1-hour part of the cache writes (priced at its own rate), a router's own cost
             // figure, and the usage fields tokenmeter did not understand (JSON path → count).
             try db.execute(sql: """
@@ -157,18 +159,30 @@ enum StoreSchema {
 }
 
 extension StoreSchema {
-    /// The seqs of price-change rows that a later row of the same model makes irrelevant for a
-    /// replay (`PriceChange.apply`): a later delete of every version, or a later put or delete of the
-    /// same version, unless the earlier row is a delete of every version (a put brings back one
-    /// version only). `model` limits it to one model (bound as `?`).
+    /// The seqs of price-change rows that a later row of the same model and layer makes irrelevant
+    /// for a replay (`PriceChange.apply` replays each layer on its own: imports, then the
+    /// operator's changes). Operator rows: a later delete of every version, or a later put or
+    /// delete of the same version, unless the earlier row is a delete of every version (a put
+    /// brings back one version only). Import rows: a later import of the same version. `model`
+    /// limits it to one model (bound as `?`).
     static func supersededPriceChanges(model: String?) -> String {
         """
-        SELECT a.seq FROM price_changes a WHERE \(model == nil ? "1" : "a.model = ?") AND EXISTS (
-            SELECT 1 FROM price_changes b WHERE b.model = a.model AND b.seq > a.seq AND (
-                (b.kind = 'delete' AND b.valid_from IS NULL)
-                OR (b.valid_from IS a.valid_from AND NOT (a.kind = 'delete' AND a.valid_from IS NULL))))
+        SELECT a.seq FROM price_changes a WHERE \(model == nil ? "1" : "a.model = ?") AND (
+            (a.layer IS NULL AND EXISTS (
+                SELECT 1 FROM price_changes b WHERE b.layer IS NULL AND b.model = a.model AND b.seq > a.seq AND (
+                    (b.kind = 'delete' AND b.valid_from IS NULL)
+                    OR (b.valid_from IS a.valid_from AND NOT (a.kind = 'delete' AND a.valid_from IS NULL)))))
+            OR (a.layer = 'import' AND EXISTS (
+                SELECT 1 FROM price_changes b WHERE b.layer = 'import' AND b.model = a.model AND b.seq > a.seq
+                    AND b.valid_from IS a.valid_from)))
         """
     }
+
+    /// A `prices update` replaces the whole shipped layer: the rows of earlier updates go.
+    static let supersededShippedUpdates = """
+        DELETE FROM price_changes WHERE layer = 'update'
+            AND seq < (SELECT max(seq) FROM price_changes WHERE layer = 'update' AND kind = 'delete')
+        """
 }
 
 /// Rollup bucket sizes.

@@ -253,8 +253,11 @@ struct LiteLLMImportTests {
     // MARK: Pricing with the imported catalog
 
     static let cases: [LiteLLMPricedCase] = [
-        .priced("token prices with cache read, dated OpenAI name",
-                #"{"operation":"chat","model":"gpt-4o-mini-2024-07-18","usage":{"prompt_tokens":1500,"completion_tokens":200,"total_tokens":1700,"prompt_tokens_details":{"cached_tokens":500}}}"#,
+        LiteLLMPricedCase(name: "a dated name the file does not list is unpriced, never priced from its family",
+                          json: #"{"operation":"chat","model":"gpt-4o-mini-2024-07-18","input_tokens":1000}"#,
+                          cost: "0.000000000", model: "gpt-4o-mini-2024-07-18", unpriced: true),
+        .priced("token prices with cache read",
+                #"{"operation":"chat","model":"gpt-4o-mini","usage":{"prompt_tokens":1500,"completion_tokens":200,"total_tokens":1700,"prompt_tokens_details":{"cached_tokens":500}}}"#,
                 // input 1500−500 = 1000: 1000×1.5e-07 + 500×7.5e-08 + 200×6e-07 = 150 + 37.5 + 120 µUSD = 307.5 µUSD
                 "0.000307500", "gpt-4o-mini"),
         .priced("reasoning defaults to the output price (o3-mini, Responses usage)",

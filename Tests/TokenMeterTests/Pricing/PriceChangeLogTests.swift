@@ -15,6 +15,8 @@ struct PriceChangeLogTests {
             case .delete(let model, let validFrom):
                 let model = model.lowercased()
                 entries.removeAll { $0.model == model && (validFrom == nil || $0.validFrom == validFrom) }
+            case .imported, .replaceShipped:
+                break  // the random logs below hold the operator's puts and deletes only
             }
         }
         return entries
@@ -45,8 +47,11 @@ struct PriceChangeLogTests {
     @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
     func linearReplayEqualsTheReference(seed: UInt64) {
         let changes = Self.randomChanges(400, seed: seed)
-        #expect(PriceChange.apply(changes, to: Self.base) == Self.referenceApply(changes, to: Self.base))
+        #expect(Self.sorted(PriceChange.apply(changes, to: Self.base)) == Self.sorted(Self.referenceApply(changes, to: Self.base)))
     }
+
+    /// The versions, in a fixed order (the catalog looks entries up by name, not by position).
+    static func sorted(_ entries: [PriceEntry]) -> [PriceEntry] { entries.sorted { $0.version < $1.version } }
 
     @Test(arguments: [11, 12, 13] as [UInt64])
     func theCompactedStoredLogReplaysLikeEveryChangeEverMade(seed: UInt64) async throws {
@@ -61,7 +66,7 @@ struct PriceChangeLogTests {
         }
         let stored = try await store.loadPriceChanges()
         #expect(stored.count < 40, "the log keeps about one row per live version, not \(stored.count)")
-        #expect(PriceChange.apply(stored, to: Self.base) == Self.referenceApply(changes, to: Self.base))
+        #expect(Self.sorted(PriceChange.apply(stored, to: Self.base)) == Self.sorted(Self.referenceApply(changes, to: Self.base)))
     }
 
     @Test func twentyThousandChangesToOneModelLeaveOneRow() async throws {
@@ -71,5 +76,28 @@ struct PriceChangeLogTests {
         }
         let stored = try await store.loadPriceChanges()
         #expect(stored == [.put(PriceEntry(model: "m", provider: "p", dailyLimit: 19_999))])
+    }
+}
+
+@Suite("Price-change log layers")
+struct PriceChangeLogLayerTests {
+    @Test func compactionKeepsEachLayerAsTheReplayReadsIt() async throws {
+        let store = try SQLiteStore(path: temporaryDirectory().appendingPathComponent("layers.sqlite").path, synchronous: .normal)
+        let base = [PriceEntry(model: "a", provider: "p", dailyLimit: 0)]
+        let changes: [PriceChange] = [
+            .imported(PriceEntry(model: "a", provider: "p", dailyLimit: 1)),
+            .put(PriceEntry(model: "a", provider: "p", dailyLimit: 2)),        // the operator's: wins over imports
+            .imported(PriceEntry(model: "a", provider: "p", dailyLimit: 3)),   // a later import stays under it
+            .imported(PriceEntry(model: "b", provider: "p", dailyLimit: 4)),
+            .delete(model: "b", validFrom: nil),                              // the operator deletes an imported model
+            .imported(PriceEntry(model: "b", provider: "p", dailyLimit: 5)),   // and a later import does not bring it back
+            .replaceShipped(catalogVersion: "1", entries: [PriceEntry(model: "c", provider: "p", dailyLimit: 6)]),
+            .replaceShipped(catalogVersion: "2", entries: [PriceEntry(model: "d", provider: "p", dailyLimit: 7)]),
+        ]
+        for change in changes { try await store.savePriceChanges([change]) }
+        let stored = try await store.loadPriceChanges()
+        #expect(PriceChangeLogTests.sorted(PriceChange.apply(stored, to: base))
+                == PriceChangeLogTests.sorted(PriceChange.apply(changes, to: base)))
+        #expect(stored.count == 5, "superseded imports and the earlier update are dropped: \(stored)")
     }
 }

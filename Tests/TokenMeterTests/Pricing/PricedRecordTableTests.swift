@@ -343,8 +343,8 @@ struct PricedRecordTableTests {
                   #"{"operation":"chat","model":"my-finetune-xyz","input_tokens":1000,"output_tokens":1000}"#,
                   "my-finetune-xyz"),
         .unpriced("unknown model whose undated family is unknown too",
-                  #"{"operation":"chat","model":"mistral-large-latest","prompt_tokens":1000,"completion_tokens":10}"#,
-                  "mistral-large-latest"),
+                  #"{"operation":"chat","model":"acme-large-latest","prompt_tokens":1000,"completion_tokens":10}"#,
+                  "acme-large-latest"),
 
         // MARK: Large counts: integer math, no overflow, no float drift
         .catalog("10 million tokens per dimension (gpt-4.1)",

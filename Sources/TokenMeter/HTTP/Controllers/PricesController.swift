@@ -9,6 +9,8 @@ struct PricesController<Context: RequestContext> {
         let routes = RouteCollection(context: Context.self)
         routes.get(use: list)
         routes.post("import", use: importFile)
+        routes.post("update", use: update)
+        routes.get("resolve", use: resolve)
         // `**`: model names may contain slashes (`openai/gpt-4o`, LiteLLM's `gemini/gemini-1.5-pro`).
         routes.get("**", use: show)
         routes.put("**", use: put)
@@ -54,11 +56,17 @@ struct PricesController<Context: RequestContext> {
             throw APIError(.badRequest, "model: the body names a different model than the path")
         }
         object["model"] = .string(model)
-        let entry: PriceEntry
+        var entry: PriceEntry
         do {
             entry = try JSONDecoder().decode(PriceEntry.self, from: Data(JSONValue.object(object).serialized().utf8))
         } catch let error as DecodingError {
             throw APIError(.badRequest, error.readableDescription)
+        }
+        // A new price for an existing model keeps the names it answers to unless the body gives them.
+        if let current = pricing.catalog.versions[entry.model]?.last {
+            if object["aliases"] == nil { entry.aliases = current.aliases }
+            if object["match"] == nil { entry.match = current.match }
+            if object["snapshots_share_price"] == nil { entry.snapshotsSharePrice = current.snapshotsSharePrice }
         }
         try await apply([.put(entry)])
         return JSONResponse.make(entry)
@@ -83,6 +91,37 @@ struct PricesController<Context: RequestContext> {
     struct ImportResponse: Encodable {
         var imported: Int
         var skipped: [String]
+        var conflicts: [String]
+    }
+
+    /// `GET /v1/prices/resolve?model=…[&at=RFC3339]`: how a name resolves and why, or why it does not.
+    @Sendable func resolve(_ request: Request, context: Context) async throws -> Response {
+        guard let name = request.uri.queryParameters.get("model"), !name.isEmpty else {
+            throw APIError(.badRequest, "model: required (/v1/prices/resolve?model=NAME)")
+        }
+        var date = Date()
+        if let text = request.uri.queryParameters.get("at") {
+            guard let parsed = RFC3339.parse(text) else { throw APIError(.badRequest, "at: '\(text)' is not an RFC 3339 timestamp") }
+            date = parsed
+        }
+        return JSONResponse.make(PriceResolveAnswer(pricing.resolve(name, at: date), at: date))
+    }
+
+    /// `POST /v1/prices/update[?dry_run=true]`: a tokenmeter catalog file (as `scripts/gen-catalog.py`
+    /// writes it) replaces the shipped layer; imports and the operator's changes stay over it.
+    @Sendable func update(_ request: Request, context: Context) async throws -> Response {
+        let body = try await UsageController<Context>.collect(request, limit: 64 * 1024 * 1024)
+        let dryRun = ["true", "1"].contains(request.uri.queryParameters.get("dry_run") ?? "false")
+        let file: CatalogFile
+        let diff: PriceUpdateDiff
+        do {
+            file = try DefaultCatalog.decodeFile(Data(body), source: "body")
+            diff = try pricing.planUpdate(file)
+        } catch let error as CatalogError {
+            throw APIError(.badRequest, error.description)
+        }
+        if !dryRun { try await apply([.replaceShipped(catalogVersion: file.catalog_version, entries: file.models)]) }
+        return JSONResponse.make(PriceUpdateAnswer(dry_run: dryRun, diff: diff))
     }
 
     /// Imports LiteLLM's `model_prices_and_context_window.json` (default) or a tokenmeter catalog
@@ -102,8 +141,9 @@ struct PricesController<Context: RequestContext> {
             throw APIError(.badRequest, error.description)
         }
         guard !result.entries.isEmpty else { throw APIError(.badRequest, "the file holds no priced models") }
-        try await apply(result.entries.map(PriceChange.put))
-        return JSONResponse.make(ImportResponse(imported: result.entries.count, skipped: result.skipped))
+        let plan = pricing.planImport(result)
+        try await apply(plan.changes)
+        return JSONResponse.make(ImportResponse(imported: plan.imported, skipped: plan.skipped, conflicts: plan.conflicts))
     }
 
     static func model(_ context: Context) throws -> String {
