@@ -31,10 +31,13 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CZlib",
             ],
             resources: [.copy("Pricing/Resources/default-catalog.json")],
             swiftSettings: swiftSettings
         ),
+        // The system zlib (gzip bodies of OTLP exports): no package to build, Debian's zlib1g-dev to link.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .executableTarget(
             name: "tokenmeter",
             dependencies: [
@@ -51,6 +54,7 @@ let package = Package(
             name: "TokenMeterTests",
             dependencies: [
                 "TokenMeter",
+                "CZlib",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

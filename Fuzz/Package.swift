@@ -1,5 +1,5 @@
 // swift-tools-version:6.1
-// libFuzzer target for the record decoder and normalizer (issue 8). Separate package so the main
+// libFuzzer targets for the record decoder and normalizer (issue 8) and the OTLP decoders (issue 16). Separate package so the main
 // build never sees the sanitizer. Build and run: scripts/fuzz [seconds]
 import PackageDescription
 
@@ -11,6 +11,12 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "tokenmeter-fuzz",
+            dependencies: [.product(name: "TokenMeter", package: "tokenmeter")],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+        // The OTLP trace decoders (protobuf, JSON, gzip) and the span mapping (issue 16).
+        .executableTarget(
+            name: "tokenmeter-otlp-fuzz",
             dependencies: [.product(name: "TokenMeter", package: "tokenmeter")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),

@@ -46,6 +46,8 @@ public func buildRouter(_ components: AppComponents) -> Router<BasicRequestConte
     router.addRoutes(UsageController(pipeline: components.pipeline,
                                      bodyLimit: components.config.bodyLimitBytes,
                                      bodyTimeout: components.config.bodyTimeout).endpoints, atPath: "/v1/usage")
+    TracesController(pipeline: components.pipeline, bodyLimit: components.config.bodyLimitBytes,
+                     bodyTimeout: components.config.bodyTimeout).addRoutes(to: router)
     router.addRoutes(PricesController(pricing: components.pricing).endpoints, atPath: "/v1/prices")
     ReportsController(source: components.store, config: components.config, pricing: components.pricing,
                       gate: ReportGate(limit: components.config.maxConcurrentReports)).addRoutes(to: router)

@@ -21,6 +21,8 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         if path == "/healthz" || path == "/readyz" { return .open }
         if path == "/metrics" { return .metrics }
         if path == "/v1/usage" || path.hasPrefix("/v1/usage/") { return .role(.ingest) }
+        // OTLP/HTTP signals: exporters carry the ingest token (OTEL_EXPORTER_OTLP_HEADERS).
+        if path == "/v1/traces" || path == "/v1/metrics" || path == "/v1/logs" { return .role(.ingest) }
         if path == "/v1/prices" || path.hasPrefix("/v1/prices/") {
             return method == .get ? .role(.read) : .role(.admin)
         }

@@ -41,10 +41,15 @@ public struct IngestPipeline: Sendable {
 
     /// Throws `WriteQueue.SubmitError` or `StoreUnavailable` when valid records could not be committed.
     public func ingest(body: [UInt8], format: IngestBody.Format) async throws -> IngestSummary {
+        try await ingest(elements: IngestBody.elements(of: body, format: format))
+    }
+
+    /// Records already split out of a body (or mapped from OTLP spans), each still to normalize.
+    public func ingest(elements: [Result<JSONValue, NormalizationError>]) async throws -> IngestSummary {
         var summary = IngestSummary()
         var priced: [PricedRecord] = []
         var warnings: [IngestSummary.RecordWarning] = []
-        for (index, element) in IngestBody.elements(of: body, format: format).enumerated() {
+        for (index, element) in elements.enumerated() {
             switch element.flatMap(normalizer.normalize).flatMap(pricing.priceWithinLimits) {
             case .success(let record):
                 priced.append(record)

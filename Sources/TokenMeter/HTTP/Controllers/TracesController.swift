@@ -1,0 +1,108 @@
+import Foundation
+import Hummingbird
+
+/// OTLP/HTTP: `POST /v1/traces` (protobuf or JSON, optionally gzip), and clear 404s for the
+/// metrics and logs signals, which carry no per-call identity and so cannot be priced exactly.
+struct TracesController<Context: RequestContext> {
+    let pipeline: IngestPipeline
+    let bodyLimit: Int
+    let bodyTimeout: Duration
+
+    func addRoutes(to router: Router<Context>) {
+        router.post("/v1/traces", use: traces)
+        router.post("/v1/metrics") { request, _ in try Self.notTraces(request, signal: "metrics") }
+        router.post("/v1/logs") { request, _ in try Self.notTraces(request, signal: "logs") }
+    }
+
+    @Sendable func traces(_ request: Request, context: Context) async throws -> Response {
+        let encoding = Self.encoding(of: request)
+        do {
+            guard let encoding else {
+                let given = request.headers[.contentType] ?? "none"
+                throw APIError(.unsupportedMediaType, "Content-Type \(given) is not supported; OTLP/HTTP sends application/x-protobuf or application/json")
+            }
+            let body = try await body(of: request)
+            let decoded: OTLPTraceRequest
+            do {
+                decoded = try OTLPExport.decode(body, encoding: encoding)
+            } catch {
+                throw APIError(.badRequest, "not a valid OTLP ExportTraceServiceRequest (\(encoding == .json ? "JSON" : "protobuf")): \(error.message)")
+            }
+            let result: OTLPExport.Result
+            do {
+                result = try await OTLPExport.ingest(decoded, pipeline: pipeline)
+            } catch WriteQueue.SubmitError.full {
+                pipeline.metrics.refused(.queueFull)
+                throw APIError.overloaded("the write queue is full; retry later (spans were not stored)")
+            } catch WriteQueue.SubmitError.closed {
+                pipeline.metrics.refused(.shuttingDown)
+                throw APIError.overloaded("the server is shutting down; retry against another instance or later")
+            } catch let error as StoreUnavailable {
+                pipeline.metrics.refused(.storeError)
+                throw APIError.overloaded("\(error); nothing from this request was stored, retry later", retryAfterSeconds: 5)
+            }
+            return Self.response(.ok, OTLPExport.response(result, encoding: encoding), encoding: encoding)
+        } catch let error as APIError {
+            return Self.errorResponse(error, encoding: encoding ?? .json)
+        }
+    }
+
+    /// The body, inflated when gzip; the body limit bounds both the bytes received and the inflated size.
+    private func body(of request: Request) async throws -> [UInt8] {
+        let raw = try await UsageController<Context>.collect(request, limit: bodyLimit, timeout: bodyTimeout)
+        let contentEncoding = request.headers[.contentEncoding]?.trimmingCharacters(in: .whitespaces).lowercased() ?? "identity"
+        switch contentEncoding {
+        case "identity", "":
+            return raw
+        case "gzip", "x-gzip":
+            do {
+                return try Gzip.decompress(raw, limit: bodyLimit)
+            } catch .tooLarge(let limit) {
+                throw APIError(.contentTooLarge, "the gzip body inflates to more than the limit of \(limit) bytes")
+            } catch .corrupt(let reason) {
+                throw APIError(.badRequest, "Content-Encoding: gzip, but \(reason)")
+            }
+        default:
+            throw APIError(.unsupportedMediaType, "Content-Encoding \(contentEncoding) is not supported; send gzip or no encoding")
+        }
+    }
+
+    static func encoding(of request: Request) -> OTLPExport.Encoding? {
+        guard let contentType = request.headers[.contentType] else { return nil }
+        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        switch mediaType {
+        case "application/x-protobuf", "application/protobuf": return .protobuf
+        case "application/json": return .json
+        default: return nil
+        }
+    }
+
+    static func notTraces(_ request: Request, signal: String) throws -> Response {
+        let message = "tokenmeter does not take OTLP \(signal): they carry no per-call identity, so they cannot be priced exactly; export traces to POST /v1/traces instead (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://<host>:<port>/v1/traces)"
+        return errorResponse(APIError(.notFound, message), encoding: encoding(of: request) ?? .json)
+    }
+
+    static func errorResponse(_ error: APIError, encoding: OTLPExport.Encoding) -> Response {
+        let body = OTLPExport.status(code: grpcCode(error.status), message: error.message, encoding: encoding)
+        return response(error.status, body, encoding: encoding, headers: error.headers)
+    }
+
+    static func response(_ status: HTTPResponse.Status, _ body: [UInt8], encoding: OTLPExport.Encoding, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = encoding == .protobuf ? "application/x-protobuf" : "application/json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// The google.rpc.Code that OTLP's HTTP-to-gRPC mapping gives each status tokenmeter answers.
+    static func grpcCode(_ status: HTTPResponse.Status) -> Int32 {
+        switch status.code {
+        case 400, 413, 415: 3  // INVALID_ARGUMENT
+        case 401: 16  // UNAUTHENTICATED
+        case 403: 7  // PERMISSION_DENIED
+        case 404: 12  // UNIMPLEMENTED
+        case 408: 4  // DEADLINE_EXCEEDED
+        case 503: 14  // UNAVAILABLE
+        default: 2  // UNKNOWN
+        }
+    }
+}
