@@ -67,7 +67,7 @@ struct ReportCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(summary), as: UTF8.self))
         case "csv":
-            print(CSVReport.summary(summary), terminator: "")
+            print(CSVReport.summary(summary, currency: parameters.currency != nil), terminator: "")
         case "table":
             print(Self.table(summary))
         default:

@@ -37,11 +37,16 @@ struct ReportsController<Context: RequestContext> {
         }
     }
 
-    private func parameters(_ request: Request, now: Date, defaultRange: String = "24h") throws -> ReportParameters {
-        let query = Self.formDecodedQuery(request.uri.query ?? "")
+    private func parameters(_ request: Request, _ endpoint: ReportParameters.Endpoint, now: Date,
+                            defaultRange: String = "24h") throws -> ReportParameters {
+        var query = Self.formDecodedQuery(request.uri.query ?? "")
+        if endpoint == .timeseries { query["interval"] = nil }
         do {
+            try ReportParameters.checkNames(Self.formDecodedQuery(request.uri.query ?? ""), endpoint)
+            let catalog = pricing.catalog
             return try ReportParameters.parse(query, defaultTimeZone: config.timeZone, currencyRates: config.currencyRates,
-                                              now: now, defaultRange: defaultRange)
+                                              now: now, defaultRange: defaultRange,
+                                              canonicalModel: { catalog.canonicalModel(for: $0) })
         } catch {
             throw APIError(.badRequest, error.description)
         }
@@ -64,23 +69,25 @@ struct ReportsController<Context: RequestContext> {
     /// Totals and groups for a range.
     @Sendable func summary(_ request: Request, context: Context) async throws -> Response {
         let now = Date()
-        let p = try parameters(request, now: now)
+        let p = try parameters(request, .summary, now: now)
         let summary = try await service.summary(p, now: now)
-        if p.csv { return CSVReport.response(CSVReport.summary(summary)) }
+        if p.csv { return CSVReport.response(CSVReport.summary(summary, currency: p.currency != nil)) }
         return JSONResponse.make(summary)
     }
 
     /// The same figures per `interval` (hour, day, week, month; default day).
     @Sendable func timeseries(_ request: Request, context: Context) async throws -> Response {
         let now = Date()
-        let p = try parameters(request, now: now, defaultRange: "7d")
-        let name = request.uri.queryParameters.get("interval") ?? "day"
+        let p = try parameters(request, .timeseries, now: now, defaultRange: "7d")
+        let name = Self.formDecodedQuery(request.uri.query ?? "")["interval"] ?? "day"
         guard let interval = ReportService.Interval(rawValue: name) else {
             throw APIError(.badRequest, "interval: '\(name)' must be hour, day, week or month")
         }
         do {
             let series = try await service.timeseries(p, interval: interval, now: now)
-            if p.csv { return CSVReport.response(CSVReport.timeseries(series)) }
+            if p.csv {
+                return CSVReport.response(CSVReport.timeseries(series, groupBy: p.groupBy.map(\.rawValue), currency: p.currency != nil))
+            }
             return JSONResponse.make(series)
         } catch let error as ReportError {
             throw APIError(.badRequest, error.description)
@@ -89,9 +96,22 @@ struct ReportsController<Context: RequestContext> {
 
     /// Active users, API costs, unit economics and error stats for 24h, 7d or 30d.
     @Sendable func monitoring(_ request: Request, context: Context) async throws -> Response {
-        let range = request.uri.queryParameters.get("range") ?? "24h"
+        let query = Self.formDecodedQuery(request.uri.query ?? "")
         do {
-            return JSONResponse.make(try await service.monitoring(range: range, timeZone: config.timeZone, now: Date()))
+            try ReportParameters.checkNames(query, .monitoring)
+            var zone = config.timeZone
+            if let tz = query["tz"] {
+                guard let named = TimeZone(identifier: tz) else { throw ReportError("tz: '\(tz)' is not an IANA time zone (e.g. UTC, Europe/Moscow)") }
+                zone = named
+            }
+            let csv: Bool
+            switch query["format"] ?? "json" {
+            case "json": csv = false
+            case "csv": csv = true
+            case let other: throw ReportError("format: '\(other)' must be json or csv")
+            }
+            let report = try await service.monitoring(range: query["range"] ?? "24h", timeZone: zone, now: Date())
+            return csv ? CSVReport.response(try CSVReport.flattened(report)) : JSONResponse.make(report)
         } catch let error as ReportError {
             throw APIError(.badRequest, error.description)
         }
@@ -100,8 +120,9 @@ struct ReportsController<Context: RequestContext> {
     /// Credits vs cost per plan and model, cost per active user, top users, unpriced share.
     @Sendable func economics(_ request: Request, context: Context) async throws -> Response {
         let now = Date()
-        let p = try parameters(request, now: now, defaultRange: "30d")
-        return JSONResponse.make(try await service.economics(p, creditValueUSD: config.creditValueUSD, now: now))
+        let p = try parameters(request, .economics, now: now, defaultRange: "30d")
+        let report = try await service.economics(p, creditValueUSD: config.creditValueUSD, now: now)
+        return p.csv ? CSVReport.response(try CSVReport.flattened(report)) : JSONResponse.make(report)
     }
 
     /// One user's usage by model, credits vs cost, and daily limits.
@@ -109,7 +130,8 @@ struct ReportsController<Context: RequestContext> {
         let raw = try context.parameters.require("user_id")
         let userID = raw.removingPercentEncoding ?? raw
         let now = Date()
-        let p = try parameters(request, now: now, defaultRange: "30d")
-        return JSONResponse.make(try await service.userUsage(userID: userID, p, now: now))
+        let p = try parameters(request, .userUsage, now: now, defaultRange: "30d")
+        let report = try await service.userUsage(userID: userID, p, limitTimeZone: config.timeZone, now: now)
+        return p.csv ? CSVReport.response(CSVReport.userUsage(report, currency: p.currency != nil)) : JSONResponse.make(report)
     }
 }
