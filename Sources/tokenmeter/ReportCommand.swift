@@ -56,7 +56,9 @@ struct ReportCommand: AsyncParsableCommand {
         }
         let parameters: ReportParameters
         do {
-            parameters = try ReportParameters.parse(query, defaultTimeZone: config.timeZone, currencyRates: config.currencyRates, now: now)
+            let catalog = pricing.catalog
+            parameters = try ReportParameters.parse(query, defaultTimeZone: config.timeZone, currencyRates: config.currencyRates, now: now,
+                                                    canonicalModel: { catalog.canonicalModel(for: $0) })
         } catch {
             throw ValidationError(error.description)
         }

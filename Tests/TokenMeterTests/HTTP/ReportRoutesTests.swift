@@ -168,6 +168,34 @@ extension ReportRoutesTests {
         }
     }
 
+    @Test func aDailyLimitCountsSuccessfulCallsOfTheConfiguredLocalDay() async throws {
+        var config = testConfig()
+        let zone = TimeZone(identifier: "Pacific/Kiritimati")!  // +14: its day never matches UTC's
+        config.timeZone = zone
+        try await withLiveServer(config) { _, client in
+            let put = try await client.execute(uri: "/v1/prices/suno", method: .put, headers: [.contentType: "application/json"],
+                                               body: ByteBuffer(string: #"{"provider":"suno","category":"audio_gen","request":0.04,"daily_limit":5}"#))
+            #expect(put.status == .ok)
+            let now = Date()
+            let configured = ReportCalendar(timeZone: zone).startOfDay(now)
+            let utc = ReportCalendar(timeZone: .gmt).startOfDay(now)
+            // A call between the two midnights is today in exactly one of the zones.
+            let between = Date(timeIntervalSince1970: (min(configured, utc).timeIntervalSince1970 + max(configured, utc).timeIntervalSince1970) / 2)
+            let posted = try await client.post("/v1/usage", json: """
+                [{"id":"s1","operation":"song","model":"suno","user_id":"u9"},
+                 {"id":"s2","operation":"song","model":"suno","user_id":"u9","status":"error","error_type":"Timeout"},
+                 {"id":"s3","operation":"song","model":"suno","user_id":"u9","status":"pending"},
+                 {"id":"s4","operation":"song","model":"suno","user_id":"u9","timestamp":"\(RFC3339.format(between))"}]
+                """)
+            #expect(posted.status.code < 300, "\(posted.text)")
+            let json = try await client.get("/v1/users/u9/usage?range=7d&tz=UTC").json()
+            #expect(json["limits_tz"] as? String == "Pacific/Kiritimati" && json["tz"] as? String == "UTC")
+            let suno = try #require((json["models"] as? [[String: Any]])?.first { $0["model"] as? String == "suno" })
+            let used = 1 + (between >= configured ? 1 : 0)  // successes only, in the configured day
+            #expect(suno["daily_limit"] as? Int == 5 && suno["used_today"] as? Int == used && suno["remaining"] as? Int == 5 - used)
+        }
+    }
+
     @Test func emptyBlocksHaveNullRatios() async throws {
         try await withLiveServer(testConfig()) { _, client in
             let summary = try await client.get("/v1/reports/summary?range=1h")
