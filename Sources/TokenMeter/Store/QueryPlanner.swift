@@ -37,7 +37,8 @@ public struct QueryPlan: Sendable, Equatable {
     /// (`outwardFrom`/`outwardTo`), to the nearest bucket for the inner edges of a timeseries (so its
     /// buckets tile and never overlap). The old part is answered from rollups up to `switchAt`, the
     /// rest exactly; no time the rollups hold is dropped, and `coveredFrom`/`coveredTo` say what the
-    /// answer covers. Time nothing holds any more is left out (`coveredFrom` is later than `from`).
+    /// answer covers. The same applies at each rollup's cutoff (`usableFrom`). Time nothing holds any
+    /// more is left out (`coveredFrom` is later than `from`).
     public static func make(from: Int64, to: Int64, outwardFrom: Bool = true, outwardTo: Bool = true,
                             oldestKept: (Source) -> Int64) -> QueryPlan {
         var plan = QueryPlan()
@@ -46,8 +47,19 @@ public struct QueryPlan: Sendable, Equatable {
         guard from < to else { return plan }
         let all: [Granularity] = [.day, .hour, .minute]
         let rawFrom = oldestKept(.raw)
+        // A rollup is usable for old edges from the first bucket edge of the next coarser rollup after
+        // its own cutoff: before that, the coarser bucket mixes time only it holds with time both hold.
+        var usableFrom: [Granularity: Int64] = [:]
+        var coarser: (size: Int64, from: Int64)? = nil
+        for granularity in all {
+            let kept = oldestKept(.rollup(granularity))
+            guard kept < never else { usableFrom[granularity] = never; continue }
+            let usable = coarser.map { plan.ceil(max(kept, $0.from), $0.size) } ?? kept
+            usableFrom[granularity] = usable
+            coarser = (granularity.milliseconds, usable)
+        }
         func holding(_ x: Int64) -> Granularity? {
-            [Granularity.minute, .hour, .day].first { oldestKept(.rollup($0)) <= plan.floorTo(x, $0.milliseconds) }
+            [Granularity.minute, .hour, .day].first { usableFrom[$0]! <= plan.floorTo(x, $0.milliseconds) }
         }
         guard rawFrom > Int64.min / 2, from < rawFrom || holding(rawFrom - 1) != nil else {
             plan.cover(from, to, levels: all, oldestKept: oldestKept)
@@ -74,7 +86,7 @@ public struct QueryPlan: Sendable, Equatable {
             guard let size = grid(x) else { return nil }
             return outward ? (up ? plan.ceil(x, size) : plan.floorTo(x, size)) : plan.floorTo(x + size / 2, size)
         }
-        let earliest = all.map { plan.ceil(oldestKept(.rollup($0)), $0.milliseconds) }.min() ?? never
+        let earliest = all.map { plan.ceil(usableFrom[$0]!, $0.milliseconds) }.min() ?? never
         let start = round(from, outward: outwardFrom, up: false) ?? min(earliest, switchAt)
         let end = to < switchAt ? (round(to, outward: outwardTo, up: true) ?? start) : to
         plan.coveredFrom = start

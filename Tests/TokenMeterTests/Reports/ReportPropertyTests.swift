@@ -405,3 +405,61 @@ extension ReportPropertyTests {
         #expect(nothing.totals.success_rate == nil && nothing.totals.avg_duration_ms == nil)
     }
 }
+
+extension ReportPropertyTests {
+    /// Raw records kept 10 days, hour rollups 30: past the raw cutoff edges round to hours, past
+    /// the hour cutoff to days; every answer is exact over what it says it covers, and timeseries
+    /// buckets tile.
+    @Test func hourRollupsOutlivingRawRecordsRoundToHoursAndBucketsTile() async throws {
+        let retention = RetentionPolicy(rawDays: 10, minuteRollupDays: 2, hourRollupDays: 30)
+        let store = try SQLiteStore(path: temporaryDirectory().appendingPathComponent("short.sqlite").path, synchronous: .normal)
+        var generator = RandomUsage(rng: SeededGenerator(seed: 1010), start: Self.now.addingTimeInterval(-40 * 86400), span: 40 * 86400 - 1)
+        var records: [PricedRecord] = []
+        for batch in 0..<6 {
+            let chunk = (0..<500).map { generator.record(id: "s\(batch)-\($0)") }
+            for (record, outcome) in zip(chunk, try await store.commit(chunk)) where outcome == .accepted { records.append(record) }
+        }
+        _ = try await store.prune(retention: retention, now: Self.now)
+        let service = ReportService(source: store, retention: retention, maxGroups: 100_000)
+        let rawCutoff = Date(unixMilliseconds: retention.oldestKept(nil, now: Self.now).unixMilliseconds)
+        let hourCutoff = retention.oldestKept(.hour, now: Self.now)
+        var rng = SeededGenerator(seed: 2020)
+        var hourRounded = 0
+        for iteration in 0..<60 {
+            let from = Date(unixMilliseconds: Self.now.addingTimeInterval(-Double.random(in: (5 * 86400)...(40 * 86400), using: &rng)).unixMilliseconds)
+            let to = Date(unixMilliseconds: min(Self.now, from.addingTimeInterval(Double.random(in: 3600...(12 * 86400), using: &rng))).unixMilliseconds)
+            let zone = TimeZone(identifier: Self.edgeZones[iteration % Self.edgeZones.count])!
+            let groupBy: [ReportDimension] = [[], [.model], [.plan]][iteration % 3]
+            let p = ReportParameters(from: from, to: to, groupBy: groupBy, timeZone: zone)
+            let summary = try await service.summary(p, now: Self.now)
+            let range = Self.covered(summary.coverage)
+            let label = "\(groupBy) \(RFC3339.format(from))..\(RFC3339.format(to))"
+            #expect(summary.rounded == (range.from != from || range.to != to), "\(label)")
+            #expect(summary.totals == FigureBlock(Self.total(bruteForce(records, from: range.from, to: range.to, groupBy: [])),
+                                                  activeUsers: summary.totals.active_users), "\(label)")
+            if groupBy == [.plan] {
+                #expect(range.from == min(max(from, rawCutoff), to), "\(label)")
+            } else {
+                #expect(range.from <= from && range.to >= to, "\(label)")
+                if from < rawCutoff && from >= hourCutoff.addingTimeInterval(3600) {
+                    // Raw is gone but the hour rollups hold the edge: rounded to the hour, not the day.
+                    #expect(range.from.unixMilliseconds == from.unixMilliseconds / Granularity.hour.milliseconds * Granularity.hour.milliseconds, "\(label)")
+                    hourRounded += 1
+                }
+            }
+            let interval: ReportService.Interval = to.timeIntervalSince(from) < 3 * 86400 ? .hour : .day
+            let series = try await service.timeseries(p, interval: interval, now: Self.now)
+            // Rollup answers tile; raw-only answers leave out what is older (an empty coverage at the bucket's end).
+            let nonEmpty = series.series.filter { $0.coverage.from != $0.coverage.to }
+            for (a, b) in zip(nonEmpty, nonEmpty.dropFirst()) { #expect(a.coverage.to == b.coverage.from, "\(label) \(interval)") }
+            for bucket in series.series {
+                let covered = Self.covered(bucket.coverage)
+                if groupBy == [.plan] { #expect(covered.from == min(max(RFC3339.parse(bucket.start)!, rawCutoff), RFC3339.parse(bucket.end)!)) }
+                let expected = bruteForce(records, from: covered.from, to: covered.to, groupBy: [])
+                #expect(bucket.totals == FigureBlock(Self.total(expected), activeUsers: bucket.totals.active_users),
+                        "\(label) \(interval) \(zone.identifier) \(bucket.start)..\(bucket.end) covers \(bucket.coverage)")
+            }
+        }
+        #expect(hourRounded > 5)
+    }
+}
