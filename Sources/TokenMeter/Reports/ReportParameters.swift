@@ -41,6 +41,22 @@ public struct ReportParameters: Sendable {
         }
     }
 
+    /// `tz`: an IANA zone, else the configured one.
+    public static func zone(_ query: [String: String], default defaultZone: TimeZone) throws(ReportError) -> TimeZone {
+        guard let tz = query["tz"] else { return defaultZone }
+        guard let zone = TimeZone(identifier: tz) else { throw ReportError("tz: '\(tz)' is not an IANA time zone (e.g. UTC, Europe/Moscow)") }
+        return zone
+    }
+
+    /// `format`: json (default) or csv.
+    public static func csv(_ query: [String: String]) throws(ReportError) -> Bool {
+        switch query["format"] ?? "json" {
+        case "json": return false
+        case "csv": return true
+        case let other: throw ReportError("format: '\(other)' must be json or csv")
+        }
+    }
+
     /// An RFC 3339 timestamp whose `+` offset arrived as a space (form encoding reads `+` as a
     /// space): `2026-11-01T00:00:00 03:00` can only mean `+03:00`.
     static func timestamp(_ text: String) -> Date? {
@@ -60,11 +76,7 @@ public struct ReportParameters: Sendable {
                              now: Date, defaultRange: String = "24h", endpoint: Endpoint? = nil,
                              canonicalModel: (@Sendable (String) -> String?)? = nil) throws(ReportError) -> ReportParameters {
         if let endpoint { try checkNames(query, endpoint) }
-        var timeZone = defaultTimeZone
-        if let tz = query["tz"] {
-            guard let zone = TimeZone(identifier: tz) else { throw ReportError("tz: '\(tz)' is not an IANA time zone (e.g. UTC, Europe/Moscow)") }
-            timeZone = zone
-        }
+        let timeZone = try zone(query, default: defaultTimeZone)
         let calendar = ReportCalendar(timeZone: timeZone)
         var from: Date
         var to = now
@@ -113,11 +125,7 @@ public struct ReportParameters: Sendable {
             parameters.currency = currency.uppercased()
             parameters.currencyRate = rate
         }
-        switch query["format"] ?? "json" {
-        case "json": break
-        case "csv": parameters.csv = true
-        case let other: throw ReportError("format: '\(other)' must be json or csv")
-        }
+        parameters.csv = try csv(query)
         return parameters
     }
 

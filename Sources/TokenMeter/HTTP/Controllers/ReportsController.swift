@@ -40,9 +40,9 @@ struct ReportsController<Context: RequestContext> {
     private func parameters(_ request: Request, _ endpoint: ReportParameters.Endpoint, now: Date,
                             defaultRange: String = "24h") throws -> ReportParameters {
         var query = Self.formDecodedQuery(request.uri.query ?? "")
-        if endpoint == .timeseries { query["interval"] = nil }
         do {
-            try ReportParameters.checkNames(Self.formDecodedQuery(request.uri.query ?? ""), endpoint)
+            try ReportParameters.checkNames(query, endpoint)
+            query["interval"] = nil  // the timeseries handler reads it
             let catalog = pricing.catalog
             return try ReportParameters.parse(query, defaultTimeZone: config.timeZone, currencyRates: config.currencyRates,
                                               now: now, defaultRange: defaultRange,
@@ -94,22 +94,13 @@ struct ReportsController<Context: RequestContext> {
         }
     }
 
-    /// Active users, API costs, unit economics and error stats for 24h, 7d or 30d.
+    /// Active users, API costs, unit economics and error stats for 24h, 7d or 30d (`by_day` in `tz`).
     @Sendable func monitoring(_ request: Request, context: Context) async throws -> Response {
         let query = Self.formDecodedQuery(request.uri.query ?? "")
         do {
             try ReportParameters.checkNames(query, .monitoring)
-            var zone = config.timeZone
-            if let tz = query["tz"] {
-                guard let named = TimeZone(identifier: tz) else { throw ReportError("tz: '\(tz)' is not an IANA time zone (e.g. UTC, Europe/Moscow)") }
-                zone = named
-            }
-            let csv: Bool
-            switch query["format"] ?? "json" {
-            case "json": csv = false
-            case "csv": csv = true
-            case let other: throw ReportError("format: '\(other)' must be json or csv")
-            }
+            let zone = try ReportParameters.zone(query, default: config.timeZone)
+            let csv = try ReportParameters.csv(query)
             let report = try await service.monitoring(range: query["range"] ?? "24h", timeZone: zone, now: Date())
             return csv ? CSVReport.response(try CSVReport.flattened(report)) : JSONResponse.make(report)
         } catch let error as ReportError {
