@@ -54,7 +54,7 @@ def test_backfill_prices_and_report_on_one_database(tmp_path):
     assert header.split()[:3] == ["operation", "requests", "errors"]
     assert any(line.split()[0] == "TOTAL" and line.split()[1] == "11" for line in table.splitlines())
     csv_text = run("report", "--db", str(db), "--range", "24h", "--group-by", "model", "--format", "csv").stdout
-    assert csv_text.startswith("from,to,tz,rounded,covered_from,covered_to,row,model,other,requests,errors")
+    assert csv_text.startswith("from,to,tz,rounded,active_users_rounded,covered_from,covered_to,row,model,other,requests,errors")
     rows = list(csv.DictReader(io.StringIO(csv_text)))
     assert rows[0]["row"] == "total" and rows[0]["requests"] == "11"  # the same report as the API's CSV: totals first
     assert any(r["row"] == "group" and r["model"] == "gpt-4o-mini" and r["requests"] == "10" and r["errors"] == "0"

@@ -3,8 +3,8 @@ import Hummingbird
 
 /// CSV renderings of reports, carrying everything the JSON answer to the same query carries.
 /// Summary, timeseries and user usage: one row per figure block (`row` = `total` or `group`), with
-/// the block's range (`from`, `to`: the bucket's start and end in a timeseries), `tz`, `rounded`
-/// and what the figures cover (`covered_from`, `covered_to`),
+/// the block's range (`from`, `to`: the bucket's start and end in a timeseries), `tz`, `rounded`,
+/// `active_users_rounded` and what the figures cover (`covered_from`, `covered_to`),
 /// the group key columns, an `other` marker (`true` on the summed rest of a top-N answer, so it is
 /// never mistaken for a real group named `other`), every figure and, with `currency`, the
 /// `cost` and `currency` columns. Monitoring and economics are nested answers: their CSV is one
@@ -29,13 +29,13 @@ public enum CSVReport {
     }
 
     static func header(_ dimensions: [String], currency: Bool, extra: [String] = []) -> String {
-        (["from", "to", "tz", "rounded", "covered_from", "covered_to", "row"] + dimensions + extra + ["other"] + figureColumns + (currency ? ["cost", "currency"] : []))
+        (["from", "to", "tz", "rounded", "active_users_rounded", "covered_from", "covered_to", "row"] + dimensions + extra + ["other"] + figureColumns + (currency ? ["cost", "currency"] : []))
             .map(escape).joined(separator: ",")
     }
 
-    static func rows(from: String, to: String, tz: String, coverage: Coverage, dimensions: [String], currency: Bool,
-                     totals: FigureBlock, groups: [ReportService.Group]) -> [String] {
-        let lead = [from, to, tz, String(coverage.rounded), coverage.from, coverage.to]
+    static func rows(from: String, to: String, tz: String, coverage: Coverage, usersRounded: Bool, dimensions: [String],
+                     currency: Bool, totals: FigureBlock, groups: [ReportService.Group]) -> [String] {
+        let lead = [from, to, tz, String(coverage.rounded), String(usersRounded), coverage.from, coverage.to]
         var lines = [(lead + ["total"] + dimensions.map { _ in "" } + ["false"] + values(totals, currency: currency)).map(escape).joined(separator: ",")]
         for group in groups {
             let cells = lead + ["group"] + dimensions.map { group.key[$0] ?? "" } + [String(group.other == true)]
@@ -47,7 +47,7 @@ public enum CSVReport {
 
     public static func summary(_ s: ReportService.Summary, currency: Bool) -> String {
         let lines = [header(s.group_by, currency: currency)]
-            + rows(from: s.from, to: s.to, tz: s.tz, coverage: s.coverage, dimensions: s.group_by, currency: currency,
+            + rows(from: s.from, to: s.to, tz: s.tz, coverage: s.coverage, usersRounded: s.active_users_rounded, dimensions: s.group_by, currency: currency,
                    totals: s.totals, groups: s.groups)
         return lines.joined(separator: "\n") + "\n"
     }
@@ -56,7 +56,8 @@ public enum CSVReport {
     public static func timeseries(_ t: ReportService.Timeseries, groupBy: [String], currency: Bool) -> String {
         var lines = [header(groupBy, currency: currency)]
         for bucket in t.series {
-            lines += rows(from: bucket.start, to: bucket.end, tz: t.tz, coverage: bucket.coverage, dimensions: groupBy,
+            lines += rows(from: bucket.start, to: bucket.end, tz: t.tz, coverage: bucket.coverage,
+                          usersRounded: bucket.active_users_rounded, dimensions: groupBy,
                           currency: currency, totals: bucket.totals, groups: bucket.groups)
         }
         return lines.joined(separator: "\n") + "\n"
@@ -66,7 +67,7 @@ public enum CSVReport {
     public static func userUsage(_ u: ReportService.UserUsage, currency: Bool) -> String {
         let limitColumns = ["daily_limit", "used_today", "remaining"]
         var lines = [header(["user_id", "model"], currency: currency, extra: limitColumns)]
-        let lead = [u.from, u.to, u.tz, String(u.rounded), u.coverage.from, u.coverage.to]
+        let lead = [u.from, u.to, u.tz, String(u.rounded), String(u.active_users_rounded), u.coverage.from, u.coverage.to]
         lines.append((lead + ["total", u.user_id, "", "", "", "", "false"] + values(u.totals, currency: currency)).map(escape).joined(separator: ","))
         for model in u.models {
             let limits = [model.daily_limit.map { String($0) } ?? "", model.used_today.map { String($0) } ?? "",

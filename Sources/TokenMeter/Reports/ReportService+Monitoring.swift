@@ -133,6 +133,7 @@ extension ReportService {
         public var tz: String
         /// True when part of the range is older than raw retention: that part is left out (see `coverage`).
         public var rounded: Bool
+        public var active_users_rounded: Bool
         public var coverage: Coverage
         /// The zone whose local day the daily limits count (the configured one).
         public var limits_tz: String
@@ -179,7 +180,7 @@ extension ReportService {
             }
         }
         return UserUsage(user_id: userID, from: summary.from, to: summary.to, tz: summary.tz, rounded: summary.rounded,
-                         coverage: summary.coverage, limits_tz: ReportCalendar.name(of: limitTimeZone), totals: summary.totals,
+                         active_users_rounded: summary.active_users_rounded, coverage: summary.coverage, limits_tz: ReportCalendar.name(of: limitTimeZone), totals: summary.totals,
                          credits_charged: summary.totals.credits, cost_usd: summary.totals.cost_usd, models: models)
     }
 }

@@ -84,6 +84,7 @@ public struct ReportService: Sendable {
         public var start: String
         public var end: String
         public var rounded: Bool
+        public var active_users_rounded: Bool
         public var coverage: Coverage
         public var totals: FigureBlock
         public var groups: [Group]
@@ -116,7 +117,7 @@ public struct ReportService: Sendable {
             let summary = try await self.summary(bucketParameters, now: now)
             rounded = rounded || summary.rounded
             series.append(Bucket(start: RFC3339.format(start), end: RFC3339.format(end), rounded: summary.rounded,
-                                 coverage: summary.coverage, totals: summary.totals, groups: summary.groups))
+                                 active_users_rounded: summary.active_users_rounded, coverage: summary.coverage, totals: summary.totals, groups: summary.groups))
         }
         return Timeseries(from: RFC3339.format(p.from), to: RFC3339.format(p.to), tz: ReportCalendar.name(of: p.timeZone),
                           interval: interval.rawValue, rounded: rounded, series: series)

@@ -72,7 +72,7 @@ struct ReportRoutesTests {
             let csv = try await client.get("/v1/reports/summary?range=1h&group_by=model,user&format=csv")
             #expect(csv.headers[.contentType]?.hasPrefix("text/csv") == true)
             let lines = csv.text.split(separator: "\n")
-            #expect(lines.first?.hasPrefix("from,to,tz,rounded,covered_from,covered_to,row,model,user,other,requests,errors,success_rate") == true)
+            #expect(lines.first?.hasPrefix("from,to,tz,rounded,active_users_rounded,covered_from,covered_to,row,model,user,other,requests,errors,success_rate") == true)
             #expect(lines.count == 5)  // header, totals, three groups
             #expect(csv.text.contains(",group,gpt-4o-mini,u1,false,1,0,1.0,1000000,0,0,0,0,1000000,0.150000000,150000000,5.0,0,1,100.0"))
 
@@ -303,29 +303,34 @@ extension ReportRoutesTests {
             }
             let records = rows.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
             // The figure blocks of the JSON answer, in order, with their range and group key.
-            var blocks: [(from: Any?, to: Any?, key: [String: String], other: Bool, row: String, figures: [String: Any])] = []
-            func add(_ from: Any?, _ to: Any?, totals: [String: Any], groups: [[String: Any]]) {
-                blocks.append((from, to, [:], false, "total", totals))
+            var blocks: [(from: Any?, to: Any?, flags: [String: Any], key: [String: String], other: Bool, row: String, figures: [String: Any])] = []
+            func add(_ from: Any?, _ to: Any?, _ answer: [String: Any], totals: [String: Any], groups: [[String: Any]]) {
+                let coverage = answer["coverage"] as? [String: Any] ?? [:]
+                let flags: [String: Any] = ["rounded": answer["rounded"] as Any, "active_users_rounded": answer["active_users_rounded"] as Any,
+                                            "covered_from": coverage["from"] as Any, "covered_to": coverage["to"] as Any]
+                blocks.append((from, to, flags, [:], false, "total", totals))
                 for group in groups {
-                    blocks.append((from, to, group["key"] as? [String: String] ?? [:], group["other"] as? Bool == true, "group", group))
+                    blocks.append((from, to, flags, group["key"] as? [String: String] ?? [:], group["other"] as? Bool == true, "group", group))
                 }
             }
             if let series = json["series"] as? [[String: Any]] {
-                for bucket in series { add(bucket["start"], bucket["end"], totals: bucket["totals"] as! [String: Any], groups: bucket["groups"] as! [[String: Any]]) }
+                for bucket in series {
+                    add(bucket["start"], bucket["end"], bucket, totals: bucket["totals"] as! [String: Any], groups: bucket["groups"] as! [[String: Any]])
+                }
             } else if let models = json["models"] as? [[String: Any]] {
-                add(json["from"], json["to"], totals: json["totals"] as! [String: Any], groups: models.map { m in
+                add(json["from"], json["to"], json, totals: json["totals"] as! [String: Any], groups: models.map { m in
                     var g = m
                     g["key"] = ["model": m["model"] as! String]
                     return g
                 })
             } else {
-                add(json["from"], json["to"], totals: json["totals"] as! [String: Any], groups: json["groups"] as! [[String: Any]])
+                add(json["from"], json["to"], json, totals: json["totals"] as! [String: Any], groups: json["groups"] as! [[String: Any]])
             }
             #expect(records.count == blocks.count, "\(path)")
             #expect(blocks.contains { $0.row == "group" } || !path.contains("group_by"))
             for (record, block) in zip(records, blocks) {
                 #expect(Self.same(record["from"] ?? "?", block.from) && Self.same(record["to"] ?? "?", block.to), "\(path)")
-                #expect(record["covered_from"]?.isEmpty == false && record["covered_to"]?.isEmpty == false)
+                for (column, value) in block.flags { #expect(Self.same(record[column] ?? "?", value), "\(path) \(column)") }
                 #expect(record["row"] == block.row && record["other"] == String(block.other), "\(path)")
                 for (dimension, value) in block.key { #expect(record[dimension] == value, "\(path) \(dimension)") }
                 for (field, value) in block.figures where !["key", "other", "model"].contains(field) {
