@@ -56,7 +56,9 @@ struct ReportCommand: AsyncParsableCommand {
         }
         let parameters: ReportParameters
         do {
-            parameters = try ReportParameters.parse(query, defaultTimeZone: config.timeZone, currencyRates: config.currencyRates, now: now)
+            let catalog = pricing.catalog
+            parameters = try ReportParameters.parse(query, defaultTimeZone: config.timeZone, currencyRates: config.currencyRates, now: now,
+                                                    canonicalModel: { catalog.canonicalModel(for: $0) })
         } catch {
             throw ValidationError(error.description)
         }
@@ -67,7 +69,7 @@ struct ReportCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(summary), as: UTF8.self))
         case "csv":
-            print(CSVReport.summary(summary), terminator: "")
+            print(CSVReport.summary(summary, currency: parameters.currency != nil), terminator: "")
         case "table":
             print(Self.table(summary))
         default:

@@ -1,4 +1,6 @@
 """The command line: backfill, prices, report and check-config on a real database file."""
+import csv
+import io
 import json
 import os
 import subprocess
@@ -51,9 +53,12 @@ def test_backfill_prices_and_report_on_one_database(tmp_path):
     header = next(line for line in table.splitlines() if line.startswith("operation"))
     assert header.split()[:3] == ["operation", "requests", "errors"]
     assert any(line.split()[0] == "TOTAL" and line.split()[1] == "11" for line in table.splitlines())
-    csv = run("report", "--db", str(db), "--range", "24h", "--group-by", "model", "--format", "csv").stdout.splitlines()
-    assert csv[0].startswith("model,requests,errors")
-    assert any(row.startswith("gpt-4o-mini,10,0,") and ",1.500000000," in row for row in csv)
+    csv_text = run("report", "--db", str(db), "--range", "24h", "--group-by", "model", "--format", "csv").stdout
+    assert csv_text.startswith("from,to,tz,rounded,active_users_rounded,covered_from,covered_to,row,model,other,requests,errors")
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert rows[0]["row"] == "total" and rows[0]["requests"] == "11"  # the same report as the API's CSV: totals first
+    assert any(r["row"] == "group" and r["model"] == "gpt-4o-mini" and r["requests"] == "10" and r["errors"] == "0"
+               and r["cost_usd"] == "1.500000000" and r["other"] == "false" for r in rows)
     summary = json.loads(run("report", "--db", str(db), "--range", "24h", "--format", "json").stdout)
     assert summary["totals"]["requests"] == 11 and summary["totals"]["cost_nano_usd"] == 2_500_000_000
     assert summary["totals"]["active_users"] == 3

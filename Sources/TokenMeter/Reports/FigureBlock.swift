@@ -4,7 +4,8 @@ import Foundation
 public struct FigureBlock: Codable, Sendable, Equatable {
     public var requests: Int64
     public var errors: Int64
-    public var success_rate: Double
+    /// Null when the block has no completed call.
+    public var success_rate: Double?
     public var input_tokens: Int64
     public var cached_input_tokens: Int64
     public var cache_write_tokens: Int64
@@ -25,7 +26,7 @@ public struct FigureBlock: Codable, Sendable, Equatable {
     public init(_ f: RollupFigures, activeUsers: Int, currency: String? = nil, rate: Double? = nil) {
         requests = f.requests
         errors = f.errors
-        success_rate = f.requests == 0 ? 1 : Double(f.requests - f.errors) / Double(f.requests)
+        success_rate = f.requests == 0 ? nil : Double(f.requests - f.errors) / Double(f.requests)
         input_tokens = f.tokens.input
         cached_input_tokens = f.tokens.cachedInput
         cache_write_tokens = f.tokens.cacheWrite

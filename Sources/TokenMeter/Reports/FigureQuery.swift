@@ -27,25 +27,66 @@ public enum ReportDimension: String, Sendable, CaseIterable, Hashable {
 
 /// A question for the store: figures over [from, to), filtered, grouped.
 public struct FigureQuery: Sendable, Equatable {
+    public static func == (a: FigureQuery, b: FigureQuery) -> Bool {
+        a.from == b.from && a.to == b.to && a.groupBy == b.groupBy && a.filters == b.filters && a.unpricedOnly == b.unpricedOnly
+            && a.outwardEdges == b.outwardEdges
+    }
+
     public var from: Date
     public var to: Date
     public var groupBy: [ReportDimension]
     public var filters: [ReportDimension: [String]]
+    /// Only calls that had no price (raw records: rollup rows do not tell a model's priced and unpriced calls apart).
+    public var unpricedOnly: Bool
+    /// Past raw retention, whether each edge is rounded outward (a lone range) or to the nearest
+    /// bucket (the inner edges of a timeseries, so its buckets never overlap).
+    public var outwardEdges: (from: Bool, to: Bool) = (true, true)
 
-    public init(from: Date, to: Date, groupBy: [ReportDimension] = [], filters: [ReportDimension: [String]] = [:]) {
+    public init(from: Date, to: Date, groupBy: [ReportDimension] = [], filters: [ReportDimension: [String]] = [:],
+                unpricedOnly: Bool = false) {
         self.from = from
         self.to = to
         self.groupBy = groupBy
         self.filters = filters
+        self.unpricedOnly = unpricedOnly
     }
 
-    var needsRaw: Bool { groupBy.contains { !$0.inRollups } || filters.keys.contains { !$0.inRollups } }
+    var needsRaw: Bool { unpricedOnly || groupBy.contains { !$0.inRollups } || filters.keys.contains { !$0.inRollups } }
 }
 
 /// Figures per group (the group key holds one value per `groupBy` dimension, in order).
-public struct FigureResult: Sendable, Equatable {
+public struct FigureResult: Sendable {
     public var groups: [[String]: RollupFigures]
     public var rounded: Bool
+    /// The range the figures cover (see `Coverage`).
+    public var covered: (from: Date, to: Date)
+
+    public init(groups: [[String]: RollupFigures], rounded: Bool, covered: (from: Date, to: Date)) {
+        self.groups = groups
+        self.rounded = rounded
+        self.covered = covered
+    }
+}
+
+/// What part of the asked range a report's figures cover. Exact answers cover the range asked
+/// for. Past raw retention an answer from rollups is rounded outward to the buckets the store
+/// still has (`from`/`to` then lie outside the range asked for); an answer that needs raw records
+/// (`user`/`plan` groupings or filters, unpriced tokens) leaves the older part out (`from` lies
+/// inside it). `rounded` says either happened.
+public struct Coverage: Encodable, Sendable, Equatable {
+    public var rounded: Bool
+    public var from: String
+    public var to: String
+
+    public init(rounded: Bool, from: Date, to: Date) {
+        self.rounded = rounded
+        self.from = RFC3339.format(from)
+        self.to = RFC3339.format(to)
+    }
+
+    init(_ result: FigureResult) {
+        self.init(rounded: result.rounded, from: result.covered.from, to: result.covered.to)
+    }
 }
 
 /// Distinct users per group. Unions of the groups' sets answer the total and the `other` group

@@ -27,18 +27,23 @@ extension ReportService {
             public var active_users: Int
             public var paying_users: Int
             public var active_paying_users: Int
-            public var cost_per_active_user: Double
-            public var cost_per_paying_user: Double
+            /// Null when the range had no active (paying) user.
+            @NullEncoded public var cost_per_active_user: Double?
+            @NullEncoded public var cost_per_paying_user: Double?
         }
         public struct ErrorStats: Encodable, Sendable {
             public var error_count: Int64
-            public var error_rate: Double
-            public var avg_response_time_ms: Double
+            /// Null when the range had no completed call (no call with a duration).
+            @NullEncoded public var error_rate: Double?
+            @NullEncoded public var avg_response_time_ms: Double?
         }
 
         public var range: String
         public var from: String
         public var to: String
+        public var tz: String
+        /// True when a figure is not exact for its window (older than the data that answers it).
+        public var rounded: Bool
         public var active_users: ActiveUsers
         public var api_costs: APICosts
         public var unit_economics: UnitEconomics
@@ -54,36 +59,37 @@ extension ReportService {
         }
         let from = now.addingTimeInterval(-days * 86400)
         let to = now.addingTimeInterval(0.001)
+        var rounded = false
         func users(_ windowDays: Double, paying: Bool? = nil, from start: Date? = nil) async throws -> Int {
             let query = FigureQuery(from: start ?? now.addingTimeInterval(-windowDays * 86400), to: to)
-            return try await source.activeUsers(query, paying: paying, retention: retention, now: now).total
+            let result = try await source.activeUsers(query, paying: paying, retention: retention, now: now)
+            rounded = rounded || result.rounded
+            return result.total
         }
         let byOperation = try await source.figures(FigureQuery(from: from, to: to, groupBy: [.operation]), retention: retention, now: now)
+        rounded = rounded || byOperation.rounded
         var totals = RollupFigures()
         for figures in byOperation.groups.values { totals += figures }
         let calendar = ReportCalendar(timeZone: timeZone)
         var byDay: [Monitoring.DayCost] = []
-        var dayStart = calendar.startOfDay(from)
-        let formatter = DateFormatter()
-        formatter.timeZone = timeZone
-        formatter.dateFormat = "yyyy-MM-dd"
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        while dayStart < to {
-            let dayEnd = calendar.addingDays(1, to: dayStart)
-            let result = try await source.figures(FigureQuery(from: max(dayStart, from), to: min(dayEnd, to)), retention: retention, now: now)
+        for (dayStart, dayEnd) in calendar.buckets(.day, from: calendar.startOfDay(from), to: to) ?? [] {
+            var query = FigureQuery(from: max(dayStart, from), to: dayEnd)
+            query.outwardEdges = (dayStart <= from, dayEnd >= to)
+            let result = try await source.figures(query, retention: retention, now: now)
+            rounded = rounded || result.rounded
             var day = RollupFigures()
             for figures in result.groups.values { day += figures }
-            byDay.append(.init(date: formatter.string(from: dayStart), cost: Money.usd(fromNano: day.costNanoUSD),
+            byDay.append(.init(date: calendar.dateLabel(dayStart), cost: Money.usd(fromNano: day.costNanoUSD),
                                tokens: day.tokens.total, requests: day.requests))
-            dayStart = dayEnd
         }
         let active = try await users(days)
         let activePaying = try await users(days, paying: true)
         let payingUsers = try await users(30, paying: true, from: min(from, now.addingTimeInterval(-30 * 86400)))
         let cost = Money.usd(fromNano: totals.costNanoUSD)
+        let dau = try await users(1), wau = try await users(7), mau = try await users(30)
         return Monitoring(
-            range: range, from: RFC3339.format(from), to: RFC3339.format(now),
-            active_users: .init(dau: try await users(1), wau: try await users(7), mau: try await users(30)),
+            range: range, from: RFC3339.format(from), to: RFC3339.format(now), tz: ReportCalendar.name(of: timeZone), rounded: rounded,
+            active_users: .init(dau: dau, wau: wau, mau: mau),
             api_costs: .init(
                 total_cost: cost, total_tokens: totals.tokens.total, total_requests: totals.requests,
                 by_operation: byOperation.groups.sorted { $0.value.costNanoUSD > $1.value.costNanoUSD }.map {
@@ -93,12 +99,12 @@ extension ReportService {
                 by_day: byDay),
             unit_economics: .init(
                 total_cost: cost, active_users: active, paying_users: payingUsers, active_paying_users: activePaying,
-                cost_per_active_user: active == 0 ? 0 : cost / Double(active),
-                cost_per_paying_user: activePaying == 0 ? 0 : cost / Double(activePaying)),
+                cost_per_active_user: active == 0 ? nil : cost / Double(active),
+                cost_per_paying_user: activePaying == 0 ? nil : cost / Double(activePaying)),
             error_stats: .init(
                 error_count: totals.errors,
-                error_rate: totals.requests == 0 ? 0 : Double(totals.errors) / Double(totals.requests),
-                avg_response_time_ms: totals.durationCount == 0 ? 0 : Double(totals.durationMicrosSum) / Double(totals.durationCount) / 1000)
+                error_rate: totals.requests == 0 ? nil : Double(totals.errors) / Double(totals.requests),
+                avg_response_time_ms: totals.durationCount == 0 ? nil : Double(totals.durationMicrosSum) / Double(totals.durationCount) / 1000)
         )
     }
 
@@ -124,6 +130,13 @@ extension ReportService {
         public var user_id: String
         public var from: String
         public var to: String
+        public var tz: String
+        /// True when part of the range is older than raw retention: that part is left out (see `coverage`).
+        public var rounded: Bool
+        public var active_users_rounded: Bool
+        public var coverage: Coverage
+        /// The zone whose local day the daily limits count (the configured one).
+        public var limits_tz: String
         public var totals: FigureBlock
         /// Credits charged minus cost is not meaningful across units; both are given, with the ratio.
         public var credits_charged: Double
@@ -131,15 +144,17 @@ extension ReportService {
         public var models: [ModelUsage]
     }
 
-    /// `GET /v1/users/{user_id}/usage`.
-    public func userUsage(userID: String, _ p: ReportParameters, now: Date) async throws -> UserUsage {
+    /// `GET /v1/users/{user_id}/usage`. A daily limit counts the user's successful calls of the model
+    /// since the start of the local day in `limitTimeZone` (the configured zone, whatever the
+    /// query's `tz`): failed calls do not use the allowance, a pending call counts once it succeeds.
+    public func userUsage(userID: String, _ p: ReportParameters, limitTimeZone: TimeZone, now: Date) async throws -> UserUsage {
         var parameters = p
         parameters.filters[.user] = [userID]
         parameters.groupBy = [.model]
         let summary = try await self.summary(parameters, now: now)
-        let today = ReportCalendar(timeZone: p.timeZone).startOfDay(now)
+        let today = ReportCalendar(timeZone: limitTimeZone).startOfDay(now)
         let todayResult = try await source.figures(
-            FigureQuery(from: today, to: now.addingTimeInterval(0.001), groupBy: [.model], filters: [.user: [userID]]),
+            FigureQuery(from: today, to: now.addingTimeInterval(0.001), groupBy: [.model], filters: [.user: [userID], .status: ["success"]]),
             retention: retention, now: now)
         var models: [UserUsage.ModelUsage] = []
         for group in summary.groups {
@@ -164,7 +179,8 @@ extension ReportService {
                 models.append(usage)
             }
         }
-        return UserUsage(user_id: userID, from: summary.from, to: summary.to, totals: summary.totals,
+        return UserUsage(user_id: userID, from: summary.from, to: summary.to, tz: summary.tz, rounded: summary.rounded,
+                         active_users_rounded: summary.active_users_rounded, coverage: summary.coverage, limits_tz: ReportCalendar.name(of: limitTimeZone), totals: summary.totals,
                          credits_charged: summary.totals.credits, cost_usd: summary.totals.cost_usd, models: models)
     }
 }

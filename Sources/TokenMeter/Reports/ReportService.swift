@@ -40,6 +40,8 @@ public struct ReportService: Sendable {
         /// True when active users could not be counted exactly for part of the range: grouped or
         /// filtered by user or plan older than raw retention, or sub-hour edges older than it.
         public var active_users_rounded: Bool
+        /// The range the figures cover (the range asked for unless `rounded`).
+        public var coverage: Coverage
         public var totals: FigureBlock
         public var groups: [Group]
     }
@@ -74,13 +76,16 @@ public struct ReportService: Sendable {
         }
         return Summary(from: RFC3339.format(p.from), to: RFC3339.format(p.to), tz: ReportCalendar.name(of: p.timeZone),
                        group_by: p.groupBy.map(\.rawValue), rounded: result.rounded,
-                       active_users_rounded: users.rounded,
+                       active_users_rounded: users.rounded, coverage: Coverage(result),
                        totals: block(totals, users: users.total, p), groups: groups)
     }
 
     public struct Bucket: Encodable, Sendable {
         public var start: String
         public var end: String
+        public var rounded: Bool
+        public var active_users_rounded: Bool
+        public var coverage: Coverage
         public var totals: FigureBlock
         public var groups: [Group]
     }
@@ -97,34 +102,22 @@ public struct ReportService: Sendable {
     public enum Interval: String, Sendable, CaseIterable { case hour, day, week, month }
 
     public func timeseries(_ p: ReportParameters, interval: Interval, now: Date) async throws -> Timeseries {
-        var boundaries: [Date] = [p.from]
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = p.timeZone
-        calendar.firstWeekday = 2
-        let component: Calendar.Component = switch interval {
-        case .hour: .hour
-        case .day: .day
-        case .week: .weekOfYear
-        case .month: .month
+        let unit = ReportCalendar.Unit(rawValue: interval.rawValue)!
+        guard let buckets = ReportCalendar(timeZone: p.timeZone).buckets(unit, from: p.from, to: p.to, limit: 1999) else {
+            throw ReportError("interval: more than 2000 \(interval.rawValue) buckets in the range; use a coarser interval")
         }
-        var cursor = calendar.dateInterval(of: component, for: p.from)?.end ?? p.to
-        while cursor < p.to {
-            boundaries.append(cursor)
-            guard boundaries.count <= 2000 else {
-                throw ReportError("interval: more than 2000 \(interval.rawValue) buckets in the range; use a coarser interval")
-            }
-            cursor = calendar.date(byAdding: component, value: 1, to: cursor) ?? p.to
-        }
-        boundaries.append(p.to)
         var series: [Bucket] = []
         var rounded = false
-        for (start, end) in zip(boundaries, boundaries.dropFirst()) {
+        for (index, (start, end)) in buckets.enumerated() {
             var bucketParameters = p
             bucketParameters.from = start
             bucketParameters.to = end
+            // Only the range's own edges round outward: adjacent buckets never overlap.
+            bucketParameters.outwardEdges = (index == 0, index == buckets.count - 1)
             let summary = try await self.summary(bucketParameters, now: now)
             rounded = rounded || summary.rounded
-            series.append(Bucket(start: RFC3339.format(start), end: RFC3339.format(end), totals: summary.totals, groups: summary.groups))
+            series.append(Bucket(start: RFC3339.format(start), end: RFC3339.format(end), rounded: summary.rounded,
+                                 active_users_rounded: summary.active_users_rounded, coverage: summary.coverage, totals: summary.totals, groups: summary.groups))
         }
         return Timeseries(from: RFC3339.format(p.from), to: RFC3339.format(p.to), tz: ReportCalendar.name(of: p.timeZone),
                           interval: interval.rawValue, rounded: rounded, series: series)

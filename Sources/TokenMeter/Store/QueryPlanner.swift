@@ -20,16 +20,81 @@ public struct QueryPlan: Sendable, Equatable {
     public var segments: [Segment] = []
     /// True when part of the range was older than the data that could answer it exactly.
     public var rounded = false
-    /// The range asked for: only its own edges may be rounded outward.
-    private var outer: (from: Int64, to: Int64) = (0, 0)
+    /// The range the segments cover: the range asked for when exact; rounded outward to the
+    /// buckets of the finest rollup still kept where raw records are gone; later than `from` when
+    /// nothing holds the start (that part is left out).
+    public var coveredFrom: Int64 = 0
+    public var coveredTo: Int64 = 0
 
     public static func == (a: QueryPlan, b: QueryPlan) -> Bool { a.segments == b.segments && a.rounded == b.rounded }
 
     /// `oldestKept` gives, per source, the oldest timestamp (ms) that source still holds exactly.
-    public static func make(from: Int64, to: Int64, oldestKept: (Source) -> Int64) -> QueryPlan {
+    ///
+    /// Raw retention: raw records end at a cutoff that is rarely a bucket edge, so the bucket of the
+    /// finest rollup kept just before it (a UTC day with the default retention) mixes time only that
+    /// rollup holds with time raw records hold too. An edge before the end of that bucket (`switchAt`)
+    /// is rounded to a bucket of the finest rollup that holds it: outward for the range's own edges
+    /// (`outwardFrom`/`outwardTo`), to the nearest bucket for the inner edges of a timeseries (so its
+    /// buckets tile and never overlap). The old part is answered from rollups up to `switchAt`, the
+    /// rest exactly; no time the rollups hold is dropped, and `coveredFrom`/`coveredTo` say what the
+    /// answer covers. The same applies at each rollup's cutoff (`usableFrom`). Time nothing holds any
+    /// more is left out (`coveredFrom` is later than `from`).
+    public static func make(from: Int64, to: Int64, outwardFrom: Bool = true, outwardTo: Bool = true,
+                            oldestKept: (Source) -> Int64) -> QueryPlan {
         var plan = QueryPlan()
-        plan.outer = (from, to)
-        plan.cover(from, to, levels: [.day, .hour, .minute], oldestKept: oldestKept)
+        plan.coveredFrom = from
+        plan.coveredTo = to
+        guard from < to else { return plan }
+        let all: [Granularity] = [.day, .hour, .minute]
+        let rawFrom = oldestKept(.raw)
+        // A rollup is usable for old edges from the first bucket edge of the next coarser rollup after
+        // its own cutoff: before that, the coarser bucket mixes time only it holds with time both hold.
+        var usableFrom: [Granularity: Int64] = [:]
+        var coarser: (size: Int64, from: Int64)? = nil
+        for granularity in all {
+            let kept = oldestKept(.rollup(granularity))
+            guard kept < never else { usableFrom[granularity] = never; continue }
+            let usable = coarser.map { plan.ceil(max(kept, $0.from), $0.size) } ?? kept
+            usableFrom[granularity] = usable
+            coarser = (granularity.milliseconds, usable)
+        }
+        func holding(_ x: Int64) -> Granularity? {
+            [Granularity.minute, .hour, .day].first { usableFrom[$0]! <= plan.floorTo(x, $0.milliseconds) }
+        }
+        guard rawFrom > Int64.min / 2, from < rawFrom || holding(rawFrom - 1) != nil else {
+            plan.cover(from, to, levels: all, oldestKept: oldestKept)
+            plan.segments.sort { $0.from < $1.from }
+            return plan
+        }
+        guard let mixed = holding(rawFrom - 1) else {
+            // Nothing is kept from before the raw cutoff: the older part is left out.
+            plan.rounded = true
+            plan.coveredFrom = min(rawFrom, to)
+            plan.cover(plan.coveredFrom, to, levels: all, oldestKept: oldestKept)
+            plan.segments.sort { $0.from < $1.from }
+            return plan
+        }
+        let switchAt = plan.ceil(rawFrom, mixed.milliseconds)
+        guard from < switchAt else {
+            plan.cover(from, to, levels: all, oldestKept: oldestKept)
+            plan.segments.sort { $0.from < $1.from }
+            return plan
+        }
+        /// The grid an old edge is rounded to (nil: nothing holds it).
+        func grid(_ x: Int64) -> Int64? { x >= rawFrom ? mixed.milliseconds : holding(x)?.milliseconds }
+        func round(_ x: Int64, outward: Bool, up: Bool) -> Int64? {
+            guard let size = grid(x) else { return nil }
+            return outward ? (up ? plan.ceil(x, size) : plan.floorTo(x, size)) : plan.floorTo(x + size / 2, size)
+        }
+        let earliest = all.map { plan.ceil(usableFrom[$0]!, $0.milliseconds) }.min() ?? never
+        let start = round(from, outward: outwardFrom, up: false) ?? min(earliest, switchAt)
+        let end = to < switchAt ? (round(to, outward: outwardTo, up: true) ?? start) : to
+        plan.coveredFrom = start
+        plan.coveredTo = max(start, end)
+        plan.rounded = plan.coveredFrom != from || plan.coveredTo != to
+        let oldEnd = min(end, switchAt)
+        if start < oldEnd { plan.cover(start, oldEnd, levels: all.filter { $0.milliseconds >= mixed.milliseconds }, oldestKept: oldestKept) }
+        if end > switchAt { plan.cover(max(start, switchAt), end, levels: all, oldestKept: oldestKept) }
         plan.segments.sort { $0.from < $1.from }
         return plan
     }
@@ -48,30 +113,16 @@ public struct QueryPlan: Sendable, Equatable {
             cover(end, to, levels: finer, oldestKept: oldestKept)
             return
         }
+        // Only reached within raw retention (`make` answers older parts from rollups).
         let rawFrom = oldestKept(.raw)
         if to > rawFrom {
             segments.append(Segment(source: .raw, from: max(from, rawFrom), to: to))
         }
-        if from < rawFrom { roundEdge(from, min(to, rawFrom), oldestKept: oldestKept) }
     }
 
-    /// [from, to) is older than raw retention: use the finest rollup kept there. The range's own
-    /// edges are rounded to the nearest bucket; an edge shared with another segment is rounded
-    /// inward, so no time is counted twice.
-    private mutating func roundEdge(_ from: Int64, _ to: Int64, oldestKept: (Source) -> Int64) {
-        rounded = true
-        for granularity in [Granularity.minute, .hour, .day] where oldestKept(.rollup(granularity)) <= from {
-            let size = granularity.milliseconds
-            let start = from == outer.from ? floorTo(from + size / 2, size) : ceil(from, size)
-            let end = to == outer.to ? floorTo(to + size / 2, size) : floorTo(to, size)
-            if start < end { segments.append(Segment(source: .rollup(granularity), from: start, to: end)) }
-            return
-        }
-    }
-
-    private func ceil(_ value: Int64, _ size: Int64) -> Int64 {
+    func ceil(_ value: Int64, _ size: Int64) -> Int64 {
         value == Int64.min ? value : floorDiv(value + size - 1, size) * size
     }
 
-    private func floorTo(_ value: Int64, _ size: Int64) -> Int64 { floorDiv(value, size) * size }
+    func floorTo(_ value: Int64, _ size: Int64) -> Int64 { floorDiv(value, size) * size }
 }

@@ -16,7 +16,8 @@ extension SQLiteStore {
                     groups[key, default: RollupFigures()] += RollupFigures(columnValues: values)
                 }
             }
-            return FigureResult(groups: groups, rounded: plan.rounded)
+            return FigureResult(groups: groups, rounded: plan.rounded,
+                                covered: (Date(unixMilliseconds: plan.coveredFrom), Date(unixMilliseconds: plan.coveredTo)))
         }
     }
 
@@ -37,12 +38,16 @@ extension SQLiteStore {
         if query.needsRaw {
             // Users and plans are only in raw records: exact within raw retention.
             let rawFrom = oldest(.raw)
+            // The older part is left out; the plan says which part it covers.
             var plan = QueryPlan()
             if to > max(from, rawFrom) { plan.segments = [.init(source: .raw, from: max(from, rawFrom), to: to)] }
             plan.rounded = from < rawFrom
+            plan.coveredFrom = min(max(from, rawFrom), to)
+            plan.coveredTo = to
             return plan
         }
-        return QueryPlan.make(from: from, to: to, oldestKept: oldest)
+        return QueryPlan.make(from: from, to: to, outwardFrom: query.outwardEdges.from, outwardTo: query.outwardEdges.to,
+                              oldestKept: oldest)
     }
 
     static func filterSQL(_ query: FigureQuery, raw: Bool) -> (String, [any DatabaseValueConvertible]) {
@@ -54,6 +59,7 @@ extension SQLiteStore {
             clauses.append("\(column) IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
             arguments += values.map { $0 as any DatabaseValueConvertible }
         }
+        if raw && query.unpricedOnly { clauses.append("unpriced = 1") }
         return (clauses.map { " AND \($0)" }.joined(), arguments)
     }
 

@@ -117,7 +117,7 @@ struct QueryPlannerTests {
         }
         #expect(!plan.rounded)
         #expect(plan.segments.contains(.init(source: .raw, from: from, to: 100 * Self.day + 4 * Self.hour)))
-        // Raw gone too: the edge is rounded to the nearest hour.
+        // Raw gone too: the edges are rounded outward to the hour rollups that hold them.
         let rounded = QueryPlan.make(from: from, to: to) { source in
             switch source {
             case .rollup(.minute): 200 * Self.day
@@ -126,7 +126,8 @@ struct QueryPlannerTests {
             }
         }
         #expect(rounded.rounded)
-        #expect(rounded.segments.contains(.init(source: .rollup(.hour), from: 100 * Self.day + 3 * Self.hour, to: 100 * Self.day + 4 * Self.hour)))
+        #expect(rounded.segments == [.init(source: .rollup(.hour), from: 100 * Self.day + 3 * Self.hour, to: 101 * Self.day)])
+        #expect(rounded.coveredFrom == 100 * Self.day + 3 * Self.hour && rounded.coveredTo == 101 * Self.day)
     }
 }
 
@@ -148,5 +149,9 @@ extension QueryPlannerTests {
         #expect(plan.rounded)
         for (a, b) in zip(plan.segments, plan.segments.dropFirst()) { #expect(a.to <= b.from, "\(a) overlaps \(b)") }
         #expect(plan.segments.last?.to == to)
+        // The day that holds the cutoff comes whole from its day rollup: nothing it holds is dropped.
+        #expect(plan.segments.first == .init(source: .rollup(.day), from: 100 * Self.day, to: 101 * Self.day))
+        #expect(plan.coveredFrom == 100 * Self.day && plan.coveredTo == to)
+        for (a, b) in zip(plan.segments, plan.segments.dropFirst()) { #expect(a.to == b.from, "gap between \(a) and \(b)") }
     }
 }

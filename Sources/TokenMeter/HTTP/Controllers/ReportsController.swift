@@ -37,11 +37,16 @@ struct ReportsController<Context: RequestContext> {
         }
     }
 
-    private func parameters(_ request: Request, now: Date, defaultRange: String = "24h") throws -> ReportParameters {
-        let query = Self.formDecodedQuery(request.uri.query ?? "")
+    private func parameters(_ request: Request, _ endpoint: ReportParameters.Endpoint, now: Date,
+                            defaultRange: String = "24h") throws -> ReportParameters {
+        var query = Self.formDecodedQuery(request.uri.query ?? "")
         do {
+            try ReportParameters.checkNames(query, endpoint)
+            query["interval"] = nil  // the timeseries handler reads it
+            let catalog = pricing.catalog
             return try ReportParameters.parse(query, defaultTimeZone: config.timeZone, currencyRates: config.currencyRates,
-                                              now: now, defaultRange: defaultRange)
+                                              now: now, defaultRange: defaultRange,
+                                              canonicalModel: { catalog.canonicalModel(for: $0) })
         } catch {
             throw APIError(.badRequest, error.description)
         }
@@ -64,34 +69,40 @@ struct ReportsController<Context: RequestContext> {
     /// Totals and groups for a range.
     @Sendable func summary(_ request: Request, context: Context) async throws -> Response {
         let now = Date()
-        let p = try parameters(request, now: now)
+        let p = try parameters(request, .summary, now: now)
         let summary = try await service.summary(p, now: now)
-        if p.csv { return CSVReport.response(CSVReport.summary(summary)) }
+        if p.csv { return CSVReport.response(CSVReport.summary(summary, currency: p.currency != nil)) }
         return JSONResponse.make(summary)
     }
 
     /// The same figures per `interval` (hour, day, week, month; default day).
     @Sendable func timeseries(_ request: Request, context: Context) async throws -> Response {
         let now = Date()
-        let p = try parameters(request, now: now, defaultRange: "7d")
-        let name = request.uri.queryParameters.get("interval") ?? "day"
+        let p = try parameters(request, .timeseries, now: now, defaultRange: "7d")
+        let name = Self.formDecodedQuery(request.uri.query ?? "")["interval"] ?? "day"
         guard let interval = ReportService.Interval(rawValue: name) else {
             throw APIError(.badRequest, "interval: '\(name)' must be hour, day, week or month")
         }
         do {
             let series = try await service.timeseries(p, interval: interval, now: now)
-            if p.csv { return CSVReport.response(CSVReport.timeseries(series)) }
+            if p.csv {
+                return CSVReport.response(CSVReport.timeseries(series, groupBy: p.groupBy.map(\.rawValue), currency: p.currency != nil))
+            }
             return JSONResponse.make(series)
         } catch let error as ReportError {
             throw APIError(.badRequest, error.description)
         }
     }
 
-    /// Active users, API costs, unit economics and error stats for 24h, 7d or 30d.
+    /// Active users, API costs, unit economics and error stats for 24h, 7d or 30d (`by_day` in `tz`).
     @Sendable func monitoring(_ request: Request, context: Context) async throws -> Response {
-        let range = request.uri.queryParameters.get("range") ?? "24h"
+        let query = Self.formDecodedQuery(request.uri.query ?? "")
         do {
-            return JSONResponse.make(try await service.monitoring(range: range, timeZone: config.timeZone, now: Date()))
+            try ReportParameters.checkNames(query, .monitoring)
+            let zone = try ReportParameters.zone(query, default: config.timeZone)
+            let csv = try ReportParameters.csv(query)
+            let report = try await service.monitoring(range: query["range"] ?? "24h", timeZone: zone, now: Date())
+            return csv ? CSVReport.response(try CSVReport.flattened(report)) : JSONResponse.make(report)
         } catch let error as ReportError {
             throw APIError(.badRequest, error.description)
         }
@@ -100,8 +111,9 @@ struct ReportsController<Context: RequestContext> {
     /// Credits vs cost per plan and model, cost per active user, top users, unpriced share.
     @Sendable func economics(_ request: Request, context: Context) async throws -> Response {
         let now = Date()
-        let p = try parameters(request, now: now, defaultRange: "30d")
-        return JSONResponse.make(try await service.economics(p, creditValueUSD: config.creditValueUSD, now: now))
+        let p = try parameters(request, .economics, now: now, defaultRange: "30d")
+        let report = try await service.economics(p, creditValueUSD: config.creditValueUSD, now: now)
+        return p.csv ? CSVReport.response(try CSVReport.flattened(report)) : JSONResponse.make(report)
     }
 
     /// One user's usage by model, credits vs cost, and daily limits.
@@ -109,7 +121,8 @@ struct ReportsController<Context: RequestContext> {
         let raw = try context.parameters.require("user_id")
         let userID = raw.removingPercentEncoding ?? raw
         let now = Date()
-        let p = try parameters(request, now: now, defaultRange: "30d")
-        return JSONResponse.make(try await service.userUsage(userID: userID, p, now: now))
+        let p = try parameters(request, .userUsage, now: now, defaultRange: "30d")
+        let report = try await service.userUsage(userID: userID, p, limitTimeZone: config.timeZone, now: now)
+        return p.csv ? CSVReport.response(CSVReport.userUsage(report, currency: p.currency != nil)) : JSONResponse.make(report)
     }
 }
