@@ -32,7 +32,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("Pricing/Resources/default-catalog.json")],
+            resources: [.copy("Pricing/Resources/default-catalog.json"), .copy("HTTP/Resources/openapi.json")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
