@@ -5,7 +5,8 @@
 - GET /openapi.json answers that document without a token, even when tokens are configured;
 - schemathesis (pinned in .ci/run) generates requests for every operation of the served document
   against a live server (admin token, loopback, temp db, a few records stored first so reports and
-  completions have data) and checks: no 5xx, every answer's status, content type and JSON body as the
+  completions have data), in every phase (examples, coverage, fuzzing, stateful: POST then PATCH),
+  and checks: no 5xx, every answer's status, content type, declared headers and JSON body as the
   document declares. Bounded: SCHEMATHESIS_MAX_EXAMPLES per operation (default 30) and
   SCHEMATHESIS_MAX_TIME seconds overall (default 150). SCHEMATHESIS_SEED replays a run (the seed of
   each run is printed).
@@ -28,7 +29,8 @@ YAML_PATH = REPO_ROOT / "docs" / "openapi.yaml"
 JSON_PATH = REPO_ROOT / "Sources" / "TokenMeter" / "HTTP" / "Resources" / "openapi.json"
 ADMIN = "admin-schemathesis-0001"
 INGEST = "ingest-schemathesis-0001"
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
+          "response_headers_conformance")
 
 
 def test_bundled_json_is_the_yaml_document():
@@ -75,7 +77,6 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(s
         "--header", f"Authorization: Bearer {ADMIN}",
         "--max-examples", os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "30"),
         "--max-time", os.environ.get("SCHEMATHESIS_MAX_TIME", "150"),
-        "--phases", "examples,coverage,fuzzing",
         "--workers", "2",
         "--seed", seed,
         "--request-timeout", "30",
