@@ -33,7 +33,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "CZlib",
             ],
-            resources: [.copy("Pricing/Resources/default-catalog.json")],
+            resources: [.copy("Pricing/Resources/default-catalog.json"), .copy("HTTP/Resources/openapi.json")],
             swiftSettings: swiftSettings
         ),
         // The system zlib (gzip bodies of OTLP exports): no package to build, Debian's zlib1g-dev to link.

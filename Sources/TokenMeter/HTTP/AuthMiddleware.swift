@@ -1,7 +1,7 @@
 import Hummingbird
 
 /// Bearer-token auth (CONTRACT section 3). With no tokens configured (loopback only) every route is
-/// open; `/metrics` needs the metrics token when one is set (an admin token also works).
+/// open (so are `/healthz`, `/readyz` and `/openapi.json`); `/metrics` needs the metrics token when one is set (an admin token also works).
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     enum Access: Equatable {
         case open
@@ -18,7 +18,7 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func access(method: HTTPRequest.Method, path: String) -> Access {
-        if path == "/healthz" || path == "/readyz" { return .open }
+        if path == "/healthz" || path == "/readyz" || path == "/openapi.json" { return .open }
         if path == "/metrics" { return .metrics }
         if path == "/v1/usage" || path.hasPrefix("/v1/usage/") { return .role(.ingest) }
         // OTLP/HTTP signals: exporters carry the ingest token (OTEL_EXPORTER_OTLP_HEADERS).

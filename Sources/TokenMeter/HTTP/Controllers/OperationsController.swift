@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 
-/// `/metrics`, `/healthz` and `/readyz`.
+/// `/metrics`, `/healthz`, `/readyz` and `/openapi.json`.
 struct OperationsController<Context: RequestContext> {
     let metrics: UsageMetrics
     let store: any UsageStore
@@ -12,6 +12,10 @@ struct OperationsController<Context: RequestContext> {
         router.get("metrics", use: scrape)
         router.get("healthz") { _, _ in JSONResponse.make(["status": "ok"]) }
         router.get("readyz", use: ready)
+        router.get("openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.json)))
+        }
     }
 
     /// Prometheus text format 0.0.4, or OpenMetrics 1.0 when the scraper asks for it.
@@ -60,6 +64,17 @@ struct OperationsController<Context: RequestContext> {
             free_bytes = readiness.freeBytes
         }
     }
+}
+
+/// `docs/openapi.yaml` as JSON (`scripts/openapi-json` writes the bundled copy; a test checks they match).
+enum OpenAPIDocument {
+    static let json: [UInt8] = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),
+              let data = try? Data(contentsOf: url) else {
+            return Array(#"{"error":"the OpenAPI document is missing from this build"}"#.utf8)
+        }
+        return Array(data)
+    }()
 }
 
 /// Rewrites the 0.0.4 text exposition as OpenMetrics: counter families lose their `_total` suffix in
