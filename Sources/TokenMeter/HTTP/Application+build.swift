@@ -48,7 +48,7 @@ public func buildRouter(_ components: AppComponents) -> Router<BasicRequestConte
                                      bodyTimeout: components.config.bodyTimeout).endpoints, atPath: "/v1/usage")
     TracesController(pipeline: components.pipeline, bodyLimit: components.config.bodyLimitBytes,
                      bodyTimeout: components.config.bodyTimeout).addRoutes(to: router)
-    router.addRoutes(PricesController(pricing: components.pricing).endpoints, atPath: "/v1/prices")
+    router.addRoutes(PricesController(pricing: components.pricing, bodyTimeout: components.config.bodyTimeout).endpoints, atPath: "/v1/prices")
     ReportsController(source: components.store, config: components.config, pricing: components.pricing,
                       gate: ReportGate(limit: components.config.maxConcurrentReports)).addRoutes(to: router)
     return router

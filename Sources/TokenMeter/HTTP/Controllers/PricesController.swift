@@ -4,6 +4,8 @@ import Hummingbird
 /// The price catalog: `GET /v1/prices[/{model}]`, `PUT`/`DELETE /v1/prices/{model}`, `POST /v1/prices/import`.
 struct PricesController<Context: RequestContext> {
     let pricing: PricingService
+    /// `body_timeout_seconds`, as for every route with a body.
+    let bodyTimeout: Duration
 
     var endpoints: RouteCollection<Context> {
         let routes = RouteCollection(context: Context.self)
@@ -48,7 +50,7 @@ struct PricesController<Context: RequestContext> {
     /// Adds or replaces the version of `{model}` with the body's `valid_from` (none: the undated version).
     @Sendable func put(_ request: Request, context: Context) async throws -> Response {
         let model = try Self.model(context)
-        let body = try await UsageController<Context>.collect(request, limit: 1024 * 1024)
+        let body = try await UsageController<Context>.collect(request, limit: 1024 * 1024, timeout: bodyTimeout)
         guard case .success(.object(var object)) = JSONValue.parse(body[...]) else {
             throw APIError(.badRequest, "body: must be a JSON object with the price fields (input, output, …)")
         }
@@ -110,7 +112,7 @@ struct PricesController<Context: RequestContext> {
     /// `POST /v1/prices/update[?dry_run=true]`: a tokenmeter catalog file (as `scripts/gen-catalog.py`
     /// writes it) replaces the shipped layer; imports and the operator's changes stay over it.
     @Sendable func update(_ request: Request, context: Context) async throws -> Response {
-        let body = try await UsageController<Context>.collect(request, limit: 64 * 1024 * 1024)
+        let body = try await UsageController<Context>.collect(request, limit: 64 * 1024 * 1024, timeout: bodyTimeout)
         let dryRun = ["true", "1"].contains(request.uri.queryParameters.get("dry_run") ?? "false")
         let file: CatalogFile
         let diff: PriceUpdateDiff
@@ -127,7 +129,7 @@ struct PricesController<Context: RequestContext> {
     /// Imports LiteLLM's `model_prices_and_context_window.json` (default) or a tokenmeter catalog
     /// (`?format=catalog`). `?valid_from=` dates every imported entry.
     @Sendable func importFile(_ request: Request, context: Context) async throws -> Response {
-        let body = try await UsageController<Context>.collect(request, limit: 64 * 1024 * 1024)
+        let body = try await UsageController<Context>.collect(request, limit: 64 * 1024 * 1024, timeout: bodyTimeout)
         var validFrom: Date?
         if let text = request.uri.queryParameters.get("valid_from") {
             guard let date = RFC3339.parse(text) else { throw APIError(.badRequest, "valid_from: '\(text)' is not an RFC 3339 timestamp") }

@@ -104,7 +104,7 @@ struct UsageController<Context: RequestContext> {
 
     /// The whole body, at most `limit` bytes, within `timeout` (a client trickling its body cannot
     /// hold a handler forever: the idle timeout resets on every chunk).
-    static func collect(_ request: Request, limit: Int, timeout: Duration = .seconds(30)) async throws -> [UInt8] {
+    static func collect(_ request: Request, limit: Int, timeout: Duration) async throws -> [UInt8] {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError(.contentTooLarge, "request body of \(length) bytes is larger than the limit of \(limit) bytes")
         }
