@@ -28,19 +28,7 @@ struct TracesController<Context: RequestContext> {
             } catch {
                 throw APIError(.badRequest, "not a valid OTLP ExportTraceServiceRequest (\(encoding == .json ? "JSON" : "protobuf")): \(error.message)")
             }
-            let result: OTLPExport.Result
-            do {
-                result = try await OTLPExport.ingest(decoded, pipeline: pipeline)
-            } catch WriteQueue.SubmitError.full {
-                pipeline.metrics.refused(.queueFull)
-                throw APIError.overloaded("the write queue is full; retry later (spans were not stored)")
-            } catch WriteQueue.SubmitError.closed {
-                pipeline.metrics.refused(.shuttingDown)
-                throw APIError.overloaded("the server is shutting down; retry against another instance or later")
-            } catch let error as StoreUnavailable {
-                pipeline.metrics.refused(.storeError)
-                throw APIError.overloaded("\(error); nothing from this request was stored, retry later", retryAfterSeconds: 5)
-            }
+            let result = try await pipeline.throughTheQueue("the spans") { try await OTLPExport.ingest(decoded, pipeline: pipeline) }
             return Self.response(.ok, OTLPExport.response(result, encoding: encoding), encoding: encoding)
         } catch let error as APIError {
             return Self.errorResponse(error, encoding: encoding ?? .json)

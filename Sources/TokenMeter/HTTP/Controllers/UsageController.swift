@@ -18,7 +18,7 @@ struct UsageController<Context: RequestContext> {
     @Sendable func ingest(_ request: Request, context: Context) async throws -> Response {
         let format = try Self.format(of: request)
         let body = try await Self.collect(request, limit: bodyLimit, timeout: bodyTimeout)
-        let summary = try await throughTheQueue("the records") { try await pipeline.ingest(body: body, format: format) }
+        let summary = try await pipeline.throughTheQueue("the records") { try await pipeline.ingest(body: body, format: format) }
         let status: HTTPResponse.Status = summary.accepted + summary.duplicates > 0 ? .ok : .badRequest
         return JSONResponse.make(status: status, summary)
     }
@@ -35,7 +35,7 @@ struct UsageController<Context: RequestContext> {
         }
         let pricing = pipeline.pricing
         // Through the write queue and the group commit, like new records.
-        let result = try await throughTheQueue("the completion") {
+        let result = try await pipeline.throughTheQueue("the completion") {
             try await pipeline.queue.submit([.complete(id: id, completion: completion,
                                                        reprice: { try pricing.priceWithinLimits($0).get() })])[0]
         }
@@ -50,23 +50,6 @@ struct UsageController<Context: RequestContext> {
             return JSONResponse.make(CompletionResponse(priced))
         case .accepted, .duplicate:
             throw APIError(.internalServerError, "internal error (the server logged the details)")
-        }
-    }
-
-    /// Runs a write through the queue, answering its refusals (nothing of `what` was stored):
-    /// a full queue or a shutdown 503, a store fault 503 or 500 as `APIError.store` decides.
-    private func throughTheQueue<T>(_ what: String, _ write: () async throws -> T) async throws -> T {
-        do {
-            return try await write()
-        } catch WriteQueue.SubmitError.full {
-            pipeline.metrics.refused(.queueFull)
-            throw APIError.overloaded("the write queue is full; nothing from this request was stored, retry later")
-        } catch WriteQueue.SubmitError.closed {
-            pipeline.metrics.refused(.shuttingDown)
-            throw APIError.overloaded("the server is shutting down; retry against another instance or later")
-        } catch let error as StoreUnavailable {
-            pipeline.metrics.refused(.storeError)
-            throw APIError.store(error.fault, what)
         }
     }
 
