@@ -63,14 +63,15 @@ extension PriceEntry: Codable {
             ),
             perRequest: try perUnit(.request), perImage: try perUnit(.image), perSecond: try perUnit(.second),
             perMinute: try perUnit(.minute), per1kCharacters: try perUnit(.per1k),
-            tiers: tiers.map { t in
-                ContextTier(aboveInputTokens: t.above_input_tokens, prices: TokenPrices(
-                    input: t.input.map(PicoPrice.init(usdPerMillion:)),
-                    cachedInput: t.cached_input.map(PicoPrice.init(usdPerMillion:)),
-                    cacheWrite: t.cache_write.map(PicoPrice.init(usdPerMillion:)),
-                    output: t.output.map(PicoPrice.init(usdPerMillion:)),
-                    reasoning: t.reasoning.map(PicoPrice.init(usdPerMillion:)),
-                    cacheWrite1h: t.cache_write_1h.map(PicoPrice.init(usdPerMillion:))))
+            tiers: try tiers.enumerated().map { index, t in
+                // Tier prices are checked like the top-level ones: a negative tier would make costs negative.
+                func price(_ value: Double?, _ name: String) throws -> PicoPrice? {
+                    try value.map { try Self.checked($0, "tiers[\(index)].\(name)", c) }.map(PicoPrice.init(usdPerMillion:))
+                }
+                return ContextTier(aboveInputTokens: t.above_input_tokens, prices: TokenPrices(
+                    input: try price(t.input, "input"), cachedInput: try price(t.cached_input, "cached_input"),
+                    cacheWrite: try price(t.cache_write, "cache_write"), output: try price(t.output, "output"),
+                    reasoning: try price(t.reasoning, "reasoning"), cacheWrite1h: try price(t.cache_write_1h, "cache_write_1h")))
             },
             creditsPerUnit: try c.decodeIfPresent(Double.self, forKey: .credits_per_unit),
             dailyLimit: try c.decodeIfPresent(Int.self, forKey: .daily_limit),
