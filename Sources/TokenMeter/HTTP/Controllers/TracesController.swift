@@ -35,24 +35,8 @@ struct TracesController<Context: RequestContext> {
         }
     }
 
-    /// The body, inflated when gzip; the body limit bounds both the bytes received and the inflated size.
     private func body(of request: Request) async throws -> [UInt8] {
-        let raw = try await UsageController<Context>.collect(request, limit: bodyLimit, timeout: bodyTimeout)
-        let contentEncoding = request.headers[.contentEncoding]?.trimmingCharacters(in: .whitespaces).lowercased() ?? "identity"
-        switch contentEncoding {
-        case "identity", "":
-            return raw
-        case "gzip", "x-gzip":
-            do {
-                return try Gzip.decompress(raw, limit: bodyLimit)
-            } catch .tooLarge(let limit) {
-                throw APIError(.contentTooLarge, "the gzip body inflates to more than the limit of \(limit) bytes")
-            } catch .corrupt(let reason) {
-                throw APIError(.badRequest, "Content-Encoding: gzip, but \(reason)")
-            }
-        default:
-            throw APIError(.unsupportedMediaType, "Content-Encoding \(contentEncoding) is not supported; send gzip or no encoding")
-        }
+        try await UsageController<Context>.decodedBody(request, limit: bodyLimit, timeout: bodyTimeout)
     }
 
     static func encoding(of request: Request) -> OTLPExport.Encoding? {

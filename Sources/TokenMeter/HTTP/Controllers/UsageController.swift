@@ -17,7 +17,7 @@ struct UsageController<Context: RequestContext> {
     /// Ingests one record, a JSON array or NDJSON; answers only after the accepted records are committed.
     @Sendable func ingest(_ request: Request, context: Context) async throws -> Response {
         let format = try Self.format(of: request)
-        let body = try await Self.collect(request, limit: bodyLimit, timeout: bodyTimeout)
+        let body = try await Self.decodedBody(request, limit: bodyLimit, timeout: bodyTimeout)
         let summary = try await pipeline.throughTheQueue("the records") { try await pipeline.ingest(body: body, format: format) }
         let status: HTTPResponse.Status = summary.accepted + summary.duplicates > 0 ? .ok : .badRequest
         return JSONResponse.make(status: status, summary)
@@ -82,6 +82,27 @@ struct UsageController<Context: RequestContext> {
         case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines": return .ndjson
         default:
             throw APIError(.unsupportedMediaType, "Content-Type \(mediaType) is not supported; send application/json or application/x-ndjson")
+        }
+    }
+
+    /// The body, inflated when `Content-Encoding: gzip`; `limit` bounds both the bytes received and
+    /// the inflated size (413).
+    static func decodedBody(_ request: Request, limit: Int, timeout: Duration) async throws -> [UInt8] {
+        let raw = try await collect(request, limit: limit, timeout: timeout)
+        let contentEncoding = request.headers[.contentEncoding]?.trimmingCharacters(in: .whitespaces).lowercased() ?? "identity"
+        switch contentEncoding {
+        case "identity", "":
+            return raw
+        case "gzip", "x-gzip":
+            do {
+                return try Gzip.decompress(raw, limit: limit)
+            } catch .tooLarge(let limit) {
+                throw APIError(.contentTooLarge, "the gzip body inflates to more than the limit of \(limit) bytes")
+            } catch .corrupt(let reason) {
+                throw APIError(.badRequest, "Content-Encoding: gzip, but \(reason)")
+            }
+        default:
+            throw APIError(.unsupportedMediaType, "Content-Encoding \(contentEncoding) is not supported; send gzip or no encoding")
         }
     }
 
