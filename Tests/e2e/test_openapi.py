@@ -9,7 +9,7 @@
   and checks: no 5xx, every answer's status, content type, declared headers and JSON body as the
   document declares. Bounded: SCHEMATHESIS_MAX_EXAMPLES per operation (default 30) and
   SCHEMATHESIS_MAX_TIME seconds overall (default 150). SCHEMATHESIS_SEED replays a run (the seed of
-  each run is printed).
+  each run is printed; with CI set it is 777 unless given).
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(s
     assert executable, "schemathesis is not installed: python3 -m pip install schemathesis==4.32.5 (see .ci/run)"
     server = server_factory(env={"TOKENMETER_TOKENS": f"admin:{ADMIN},ingest:{INGEST}"}).start()
     _seed(server.port)
-    seed = os.environ.get("SCHEMATHESIS_SEED") or str(random.randrange(1, 2**31))
+    # CI runs a fixed seed (a landing must not depend on a draw: one seed once crashed inside
+    # Hypothesis itself, not in tokenmeter); elsewhere each run draws a new one and prints it.
+    seed = os.environ.get("SCHEMATHESIS_SEED") or ("777" if os.environ.get("CI") else str(random.randrange(1, 2**31)))
     command = [
         executable, "run", f"http://127.0.0.1:{server.port}/openapi.json",
         "--url", f"http://127.0.0.1:{server.port}",
