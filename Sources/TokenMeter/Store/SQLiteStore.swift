@@ -129,8 +129,6 @@ public final class SQLiteStore: UsageStore {
         return fault
     }
 
-    public var permanentFaultSeen: StoreFault? { permanentFault.withLock { $0 } }
-
     // MARK: - Writes
 
     /// Inserts and completions in one transaction, in order: a completion sees a record inserted

@@ -8,9 +8,6 @@ public enum StoreWrite: Sendable {
     /// `reprice` turns the completed record into its priced form (inside the transaction, after
     /// the stored pending row has been read); its `NormalizationError` rejects this write alone.
     case complete(id: String, completion: RecordCompletion, reprice: @Sendable (UsageRecord) throws -> PricedRecord)
-
-    /// What the write counts for in the queue's capacity.
-    var queueRecords: Int { 1 }
 }
 
 public enum StoreWriteResult: Sendable, Equatable {

@@ -117,10 +117,7 @@ class Call:
                 except BaseException as error:
                     rec._finish(meter, error)
                     raise
-                if "usage" not in rec.fields and has_usage(result):
-                    rec.fields["usage"] = result
-                rec._finish(meter, None)
-                return result
+                return _finished(rec, meter, result)
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(fn)
@@ -131,10 +128,7 @@ class Call:
             except BaseException as error:
                 rec._finish(meter, error)
                 raise
-            if "usage" not in rec.fields and has_usage(result):
-                rec.fields["usage"] = result
-            rec._finish(meter, None)
-            return result
+            return _finished(rec, meter, result)
         return wrapper  # type: ignore[return-value]
 
 
@@ -193,3 +187,11 @@ class Pending:
             else:
                 message = str(exc)[:_ERROR_MESSAGE_LIMIT]
                 self.complete("error", error_type=type(exc).__name__, error_message=message or None)
+
+
+def _finished(rec: Any, meter: Any, result: Any) -> Any:
+    """A decorated call that returned: its result is the usage unless the call set one; recorded."""
+    if "usage" not in rec.fields and has_usage(result):
+        rec.fields["usage"] = result
+    rec._finish(meter, None)
+    return result
