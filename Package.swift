@@ -10,7 +10,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "tokenmeter", targets: ["tokenmeter"]),
-        .library(name: "TokenMeter", targets: ["TokenMeter"]),
+        .library(name: "TokenMeterCore", targets: ["TokenMeterCore"]),
+        .library(name: "TokenMeterSQLite", targets: ["TokenMeterSQLite"]),
+        .library(name: "TokenMeterServer", targets: ["TokenMeterServer"]),
         .library(name: "TokenMeterBenchSupport", targets: ["TokenMeterBenchSupport"]),
     ],
     dependencies: [
@@ -21,39 +23,53 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
+    // The target graph (docs/ARCHITECTURE.md): the core knows records, prices, rollups, report plans
+    // and the store's role protocols, with no HTTP, SQL or Prometheus; each store backend is a target
+    // over the core; the server (HTTP, metrics, services) is over the core and knows no backend; the
+    // CLI opens a backend and hands it to the server.
     targets: [
         .target(
-            name: "TokenMeter",
-            dependencies: [
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                "CZlib",
-            ],
-            resources: [.copy("Pricing/Resources/default-catalog.json"), .copy("HTTP/Resources/openapi.json")],
+            name: "TokenMeterCore",
+            dependencies: ["CZlib"],
+            resources: [.copy("Pricing/Resources/default-catalog.json")],
             swiftSettings: swiftSettings
         ),
         // The system zlib (gzip bodies of OTLP exports): no package to build, Debian's zlib1g-dev to link.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "TokenMeterSQLite",
+            dependencies: ["TokenMeterCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TokenMeterServer",
+            dependencies: [
+                "TokenMeterCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("HTTP/Resources/openapi.json")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tokenmeter",
             dependencies: [
-                "TokenMeter",
+                "TokenMeterCore", "TokenMeterSQLite", "TokenMeterServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
-        .target(name: "TokenMeterBenchSupport", dependencies: ["TokenMeter"], swiftSettings: swiftSettings),
-        .executableTarget(name: "tokenmeter-bench", dependencies: ["TokenMeter", "TokenMeterBenchSupport", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
+        .target(name: "TokenMeterBenchSupport", dependencies: ["TokenMeterCore"], swiftSettings: swiftSettings),
+        .executableTarget(name: "tokenmeter-bench", dependencies: ["TokenMeterCore", "TokenMeterSQLite", "TokenMeterServer", "TokenMeterBenchSupport", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
         .testTarget(
             name: "TokenMeterTests",
             dependencies: [
-                "TokenMeter",
+                "TokenMeterCore", "TokenMeterSQLite", "TokenMeterServer",
                 "CZlib",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

@@ -11,13 +11,13 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "tokenmeter-fuzz",
-            dependencies: [.product(name: "TokenMeter", package: "tokenmeter")],
+            dependencies: [.product(name: "TokenMeterCore", package: "tokenmeter")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
         // The OTLP trace decoders (protobuf, JSON, gzip) and the span mapping (issue 16).
         .executableTarget(
             name: "tokenmeter-otlp-fuzz",
-            dependencies: [.product(name: "TokenMeter", package: "tokenmeter")],
+            dependencies: [.product(name: "TokenMeterCore", package: "tokenmeter")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
     ]

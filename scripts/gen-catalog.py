@@ -2,7 +2,7 @@
 """Regenerates the shipped price catalog from a pinned genai-prices plus the hand-kept entries.
 
     pip install genai-prices==0.2.3
-    scripts/gen-catalog.py            # writes Sources/TokenMeter/Pricing/Resources/default-catalog.json
+    scripts/gen-catalog.py            # writes Sources/TokenMeterCore/Pricing/Resources/default-catalog.json
     scripts/gen-catalog.py --check    # exits 1 if the committed file differs from what this produces
     scripts/gen-catalog.py -o FILE    # writes FILE (e.g. for `tokenmeter prices update FILE`)
 
@@ -38,7 +38,7 @@ GENAI_PRICES_VERSION = "0.2.3"
 DATA_DATE = "2026-11-25"
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-OUTPUT = ROOT / "Sources/TokenMeter/Pricing/Resources/default-catalog.json"
+OUTPUT = ROOT / "Sources/TokenMeterCore/Pricing/Resources/default-catalog.json"
 HAND_KEPT = ROOT / "scripts/catalog/hand-kept.json"
 
 # Providers selling their own models: they own the bare names, in this order.

@@ -1,5 +1,7 @@
 import Foundation
-import TokenMeter
+import TokenMeterCore
+
+
 
 // Synthetic usage for the benchmarks (tokenmeter-bench and the ordo-one package in Benchmarks/):
 // a library of its own so both use one generator and the product module carries none of it.

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import TokenMeter
+import TokenMeterCore
+import TokenMeterSQLite
+import TokenMeterServer
 
 /// Catalog load and per-record price lookup with catalogs of different sizes, each next to a
 /// reference measured in the same run: JSONSerialization parsing the same bytes (load), and a

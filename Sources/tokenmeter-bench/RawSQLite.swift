@@ -1,6 +1,8 @@
 import Foundation
 import GRDBSQLite
-import TokenMeter
+import TokenMeterCore
+import TokenMeterSQLite
+import TokenMeterServer
 
 /// The reference writer: the same rows into the same `usage_records` schema through the sqlite3 C API,
 /// one prepared INSERT, one transaction per batch, no rollups. The ceiling of what the storage can take.

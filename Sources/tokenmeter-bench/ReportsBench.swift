@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import GRDB
-import TokenMeter
+import TokenMeterCore
+import TokenMeterSQLite
+import TokenMeterServer
 import TokenMeterBenchSupport
 
 /// Issue 5: 30- and 90-day summaries grouped by model over a large store, next to a plain GROUP BY

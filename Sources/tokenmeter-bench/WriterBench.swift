@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import GRDB
-import TokenMeter
+import TokenMeterCore
+import TokenMeterSQLite
+import TokenMeterServer
 import TokenMeterBenchSupport
 
 /// Issue 4: records/s of `SQLiteStore.commit` against the raw sqlite3 insert rate of the same rows.

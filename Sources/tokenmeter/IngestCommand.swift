@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import TokenMeter
+import TokenMeterCore
+import TokenMeterSQLite
+import TokenMeterServer
 
 struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +21,7 @@ struct IngestCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
-        let store = try SQLiteStore(path: config.databasePath, synchronous: config.synchronous)
+        let store = try StoreOpening.open(config)
         let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store)
         var backfill = Backfill(store: store, pricing: pricing,
                                 normalizer: RecordNormalizer(maxAge: Double(config.retention.rawDays) * 86400))

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import TokenMeter
+import TokenMeterCore
+import TokenMeterSQLite
+import TokenMeterServer
 
 /// `tokenmeter otlp-decode`: what `POST /v1/traces` reads from an export, without a server or a store.
 struct OTLPDecodeCommand: ParsableCommand {
@@ -24,7 +26,7 @@ struct OTLPDecodeCommand: ParsableCommand {
         if body.starts(with: [0x1F, 0x8B]) { body = try Gzip.decompress(body, limit: 1 << 30) }
         let request: OTLPTraceRequest
         do {
-            request = try OTLPExport.decode(body, encoding: json ? .json : .protobuf)
+            request = try OTLPTraceRequest.decode(body, encoding: json ? .json : .protobuf)
         } catch {
             FileHandle.standardError.write(Data("not a valid OTLP ExportTraceServiceRequest: \(error.message)\n".utf8))
             throw ExitCode(2)

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import TokenMeter
+import TokenMeterCore
+import TokenMeterSQLite
+import TokenMeterServer
 
 struct PricesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,7 +13,7 @@ struct PricesCommand: AsyncParsableCommand {
 
     static func open(_ options: ConfigOptions) async throws -> PricingService {
         let config = try options.load()
-        let store = try SQLiteStore(path: config.databasePath, synchronous: config.synchronous)
+        let store = try StoreOpening.open(config)
         return try await PricingService.load(catalogFile: config.catalogFile, repository: store)
     }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import TokenMeter
+import TokenMeterCore
+import TokenMeterSQLite
+import TokenMeterServer
 
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,7 +35,7 @@ struct ReportCommand: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: config.databasePath) else {
             throw ValidationError("no database at \(config.databasePath) (set --db or TOKENMETER_DB)")
         }
-        let store = try SQLiteStore(path: config.databasePath, readonly: true)
+        let store = try StoreOpening.open(config, .readOnly)
         let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store)
         let service = ReportService(source: store, retention: config.retention, pricing: pricing)
         let now = Date()

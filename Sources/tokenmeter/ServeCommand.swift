@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
-import TokenMeter
+import TokenMeterCore
+import TokenMeterSQLite
+import TokenMeterServer
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,7 +44,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let components: AppComponents
         do {
-            components = try await AppComponents.open(config: config)
+            components = try await AppComponents.open(config: config, store: StoreOpening.open(config))
         } catch let error as StoreError {
             throw ValidationError("cannot open the store: \(error)")
         }

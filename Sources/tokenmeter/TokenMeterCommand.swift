@@ -1,5 +1,7 @@
 import ArgumentParser
-import TokenMeter
+import TokenMeterCore
+import TokenMeterSQLite
+import TokenMeterServer
 
 @main
 struct TokenMeterCommand: AsyncParsableCommand {

@@ -95,7 +95,7 @@ def test_import_prices_like_litellm_and_keeps_shipped_names(server_factory, tmp_
     db = tmp_path / "tokenmeter.sqlite"
 
     # Before the import: how shipped names resolve.
-    shipped = json.loads((REPO_ROOT / "Sources/TokenMeter/Pricing/Resources/default-catalog.json").read_text())["models"]
+    shipped = json.loads((REPO_ROOT / "Sources/TokenMeterCore/Pricing/Resources/default-catalog.json").read_text())["models"]
     names = sorted({m["model"] for m in shipped if "/" not in m["model"]} | {a for m in shipped if "/" not in m["model"] for a in m.get("aliases", [])})
     names = random.Random(SEED).sample(names, 400)
     server = server_factory(db=db).start()

@@ -1,6 +1,6 @@
 """The OpenAPI document (docs/openapi.yaml) is the one the server serves, and the server keeps to it.
 
-- the bundled JSON (Sources/TokenMeter/HTTP/Resources/openapi.json, written by scripts/openapi-json)
+- the bundled JSON (Sources/TokenMeterServer/HTTP/Resources/openapi.json, written by scripts/openapi-json)
   is docs/openapi.yaml, value for value;
 - GET /openapi.json answers that document without a token, even when tokens are configured;
 - schemathesis (pinned in .ci/run) generates requests for every operation of the served document
@@ -36,7 +36,7 @@ CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,r
 def test_bundled_json_is_the_yaml_document():
     document = yaml.safe_load(YAML_PATH.read_text(encoding="utf-8"))
     bundled = json.loads(JSON_PATH.read_text(encoding="utf-8"))
-    assert bundled == document, "Sources/TokenMeter/HTTP/Resources/openapi.json differs from docs/openapi.yaml: run scripts/openapi-json"
+    assert bundled == document, "Sources/TokenMeterServer/HTTP/Resources/openapi.json differs from docs/openapi.yaml: run scripts/openapi-json"
     assert document["openapi"].startswith("3.1")
 
 

@@ -24,7 +24,7 @@ def test_resolve_explains_and_exits_1_when_unpriced(tmp_path):
 
 def test_update_dry_run_lists_changes_then_update_applies(tmp_path):
     db = str(tmp_path / "p.sqlite")
-    shipped = json.loads((REPO_ROOT / "Sources/TokenMeter/Pricing/Resources/default-catalog.json").read_text())
+    shipped = json.loads((REPO_ROOT / "Sources/TokenMeterCore/Pricing/Resources/default-catalog.json").read_text())
     models = [m for m in shipped["models"] if m["model"] != "o1-pro"]
     for m in models:
         if m["model"] == "gpt-4.1":

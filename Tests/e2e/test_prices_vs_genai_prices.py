@@ -18,7 +18,7 @@ from conftest import REPO_ROOT, post_usage, query_db
 
 genai_prices = pytest.importorskip("genai_prices", reason="pip install genai-prices==0.2.3 (see .ci/run)")
 
-CATALOG = REPO_ROOT / "Sources/TokenMeter/Pricing/Resources/default-catalog.json"
+CATALOG = REPO_ROOT / "Sources/TokenMeterCore/Pricing/Resources/default-catalog.json"
 
 # Deliberate differences: (catalog model, why). Each is checked to really differ, so the list stays true.
 DELIBERATE = {

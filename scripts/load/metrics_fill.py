@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fill a running tokenmeter until its /metrics has about TARGET series (sample lines).
 
-Used by scripts/load/metrics.sh. What one record adds to /metrics (Sources/TokenMeter/Metrics):
+Used by scripts/load/metrics.sh. What one record adds to /metrics (Sources/TokenMeterServer/Metrics):
 - a new label set L = (service, operation, category, provider, model) adds 9 counter series
   (requests_total x2 statuses, tokens_total x4 types, reasoning, cost, credits), all exported
   even at 0, and, when the record has duration_ms, one request_duration_seconds histogram

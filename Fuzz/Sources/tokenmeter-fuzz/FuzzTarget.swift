@@ -1,5 +1,5 @@
 import Foundation
-import TokenMeter
+import TokenMeterCore
 
 /// SwiftPM links an executable's entry point as `<module>_main`; hand control to libFuzzer's driver.
 @_silgen_name("LLVMFuzzerRunDriver")

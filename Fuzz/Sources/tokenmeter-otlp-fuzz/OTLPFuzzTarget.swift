@@ -1,5 +1,5 @@
 import Foundation
-import TokenMeter
+import TokenMeterCore
 
 /// SwiftPM links an executable's entry point as `<module>_main`; hand control to libFuzzer's driver.
 @_silgen_name("LLVMFuzzerRunDriver")
@@ -28,8 +28,8 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var bodies = [bytes]
     if let inflated = try? Gzip.decompress(bytes, limit: 1 << 20) { bodies.append(inflated) }
     for body in bodies {
-        for encoding in [OTLPExport.Encoding.protobuf, .json] {
-            guard let request = try? OTLPExport.decode(body, encoding: encoding) else { continue }
+        for encoding in [OTLPEncoding.protobuf, .json] {
+            guard let request = try? OTLPTraceRequest.decode(body, encoding: encoding) else { continue }
             checkJSONRoundTrip(request)
             checkMapping(request)
         }

@@ -2,7 +2,9 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 @Suite("Bearer-token auth on every route")
 struct AuthTests {
@@ -100,9 +102,9 @@ struct AuthTests {
         var config = testConfig()
         config.host = "0.0.0.0"
         #expect(config.problems().first?.contains("refusing to listen on 0.0.0.0") == true)
-        let components = try await AppComponents.open(config: config)
+        let components = try await AppComponents.open(config: config, store: openTestStore(config))
         #expect(throws: ConfigError.self) { _ = try buildApplication(components, logger: .init(label: "test")) }
-        config.tokens = [(role: .admin, token: "admin-token-1")]
+        config.tokens = [APIToken(role: .admin, token: "admin-token-1")]
         #expect(config.problems().isEmpty)
     }
 

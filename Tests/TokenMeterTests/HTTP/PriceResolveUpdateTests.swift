@@ -3,7 +3,9 @@ import GRDB
 import Hummingbird
 import HummingbirdTesting
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 @Suite("Price resolve, update and layered import over HTTP")
 struct PriceResolveUpdateTests {

@@ -3,7 +3,9 @@ import Hummingbird
 import HummingbirdTesting
 import Synchronization
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 /// A store whose writes fail while `failing` is set, like a full disk or a read-only file.
 final class FaultInjectingStore: UsageStore {
@@ -40,6 +42,10 @@ final class FaultInjectingStore: UsageStore {
     }
     func unrecognizedUsage(from: Date, to: Date) async throws -> UnrecognizedUsage {
         try await inner.unrecognizedUsage(from: from, to: to)
+    }
+
+    func unpricedReasons(from: Date, to: Date, limit: Int) async throws -> [UnpricedReason] {
+        try await inner.unpricedReasons(from: from, to: to, limit: limit)
     }
 }
 

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 /// A deterministic random-input test of the body decoder, normalizer and pricer, run with every
 /// `swift test` (libFuzzer runs the same code paths in `Fuzz/`, via `scripts/fuzz`). Inputs are valid

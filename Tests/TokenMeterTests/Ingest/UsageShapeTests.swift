@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 /// Every serialization the real SDKs produce (pydantic `model_dump()` with its nulls,
 /// `exclude_none`, camelCase aliases, whole response objects, final stream chunks) read by values.

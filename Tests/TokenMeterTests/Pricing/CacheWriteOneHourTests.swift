@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 /// 1-hour cache writes: a part of `cacheWrite`, priced at their own rate (CONTRACT 2).
 @Suite("1-hour cache writes have their own price")

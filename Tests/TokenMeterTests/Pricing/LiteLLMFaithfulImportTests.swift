@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 @Suite("LiteLLM import reads every price field as LiteLLM does")
 struct LiteLLMFaithfulImportTests {

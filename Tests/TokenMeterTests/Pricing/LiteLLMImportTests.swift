@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 /// A record priced against a catalog imported from LiteLLM's file.
 struct LiteLLMPricedCase: Sendable, CustomTestStringConvertible {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 /// A per-unit price without its unit is unpriced with a reason, never $0 in silence.
 struct MissingUnitCase: Sendable, CustomTestStringConvertible {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 /// One name and what it must resolve to (or that it must not resolve).
 struct NameCase: Sendable, CustomTestStringConvertible {

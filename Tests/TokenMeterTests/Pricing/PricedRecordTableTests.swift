@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 /// One record as a client POSTs it, and what it must cost against the shipped catalog.
 /// Costs are exact USD with 9 decimals (nano-USD); every one is worked out by hand from the

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 /// Bucket edges of the local calendar against a minute-by-minute scan with Foundation's own
 /// calendar, in zones with a skipped midnight, a 30-minute DST change and a half-hour offset.

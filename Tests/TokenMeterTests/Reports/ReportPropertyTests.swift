@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 /// Thousands of random records over 120 days (duplicates, pending then completed, raw data pruned);
 /// for many random ranges, time zones and groupings every report figure equals a brute-force sum.

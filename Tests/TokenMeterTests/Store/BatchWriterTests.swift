@@ -1,7 +1,9 @@
 import Foundation
 import Logging
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 /// The write queue and the group-commit writer on their own: order, failure, shutdown, backpressure.
 @Suite("Write queue and batch writer")

@@ -1,7 +1,9 @@
 import Foundation
 import GRDB
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 @Suite("User sets: chunked bitmaps of user ordinals")
 struct UserSetTests {

@@ -1,5 +1,7 @@
 import Foundation
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 /// A seeded generator (SplitMix64), so failures reproduce.
 struct SeededGenerator: RandomNumberGenerator {

@@ -4,7 +4,9 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 /// A fresh directory under the system temp dir, for one test's SQLite file.
 func temporaryDirectory() -> URL {
@@ -18,10 +20,15 @@ func testConfig(database: URL? = nil, tokens: [(Role, String)] = [], metricsToke
     config.host = "127.0.0.1"
     config.port = 0
     config.databasePath = (database ?? temporaryDirectory().appendingPathComponent("test.sqlite")).path
-    config.tokens = tokens.map { (role: $0.0, token: $0.1) }
+    config.tokens = tokens.map { APIToken(role: $0.0, token: $0.1) }
     config.metricsToken = metricsToken
     config.synchronous = .normal
     return config
+}
+
+/// The SQLite store at the configuration's database path, as `tokenmeter serve` opens it.
+func openTestStore(_ config: ServerConfig) throws -> SQLiteStore {
+    try SQLiteStore(path: config.databasePath, synchronous: config.synchronous)
 }
 
 /// Runs a real server on a loopback port for the duration of `body`.
@@ -29,7 +36,7 @@ func withLiveServer<T: Sendable>(
     _ config: ServerConfig, setup: TestingSetup = .live, now: @escaping @Sendable () -> Date = Date.init,
     _ body: @Sendable (AppComponents, any TestClientProtocol) async throws -> T
 ) async throws -> T {
-    let components = try await AppComponents.open(config: config, now: now)
+    let components = try await AppComponents.open(config: config, store: openTestStore(config), now: now)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
     let app = try buildApplication(components, logger: logger)

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 /// A deterministic random-input test of the OTLP decoders and the span mapping, run with every
 /// `swift test` (libFuzzer runs the same paths in `Fuzz/Sources/tokenmeter-otlp-fuzz` via
@@ -37,8 +39,8 @@ struct OTLPDecoderFuzzTests {
             var bodies = [bytes]
             if let inflated = try? Gzip.decompress(bytes, limit: 1 << 20) { bodies.append(inflated) }
             for body in bodies {
-                for encoding in [OTLPExport.Encoding.protobuf, .json] {
-                    guard let request = try? OTLPExport.decode(body, encoding: encoding) else { continue }
+                for encoding in [OTLPEncoding.protobuf, .json] {
+                    guard let request = try? OTLPTraceRequest.decode(body, encoding: encoding) else { continue }
                     decoded += 1
                     for outcome in SpanMapping.records(from: request) {
                         guard case .success(let priced) = outcome.record.flatMap(F.normalizer.normalize).flatMap(pricing.priceWithinLimits) else { continue }

@@ -1,5 +1,7 @@
 import Foundation
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 /// Builds spans and requests for the OTLP tests, and encodes them as protobuf with the same field
 /// numbers as opentelemetry-proto (the e2e differential test checks the decoder against the

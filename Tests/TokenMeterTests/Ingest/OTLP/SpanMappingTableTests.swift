@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TokenMeter
+@testable import TokenMeterCore
+@testable import TokenMeterSQLite
+@testable import TokenMeterServer
 
 @Suite("OTLP span → record mapping")
 struct SpanMappingTableTests {

@@ -1,0 +1,47 @@
+import Foundation
+
+/// Lifetime figures of one label set, as the store keeps them: what counters resume from after a restart.
+public struct UsageTotals: Sendable, Equatable {
+    public var service: String
+    public var operation: String
+    public var category: String
+    public var provider: String
+    public var model: String
+    public var status: RecordStatus
+    public var errorType: String?
+    public var requests: Int64 = 0
+    public var tokens = TokenCounts()
+    public var costNanoUSD: Int64 = 0
+    public var creditsMicro: Int64 = 0
+    public var unpricedRequests: Int64 = 0
+
+    public init(service: String, operation: String, category: String, provider: String, model: String, status: RecordStatus, errorType: String?) {
+        self.service = service
+        self.operation = operation
+        self.category = category
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.errorType = errorType
+    }
+
+    public init(_ record: PricedRecord) {
+        self.init(service: record.record.service, operation: record.record.operation, category: record.category.rawValue,
+                  provider: record.provider, model: record.model, status: record.record.status,
+                  errorType: record.record.status == .error ? (record.record.errorType ?? "unknown") : nil)
+        requests = 1
+        tokens = record.record.tokens
+        costNanoUSD = record.costNanoUSD
+        creditsMicro = record.creditsMicro
+        unpricedRequests = record.unpriced ? 1 : 0
+    }
+
+    /// Adds the figures of more records with the same labels (sums saturate, as the store's do).
+    public mutating func add(_ other: UsageTotals) {
+        requests ⊕= other.requests
+        tokens ⊕= other.tokens
+        costNanoUSD ⊕= other.costNanoUSD
+        creditsMicro ⊕= other.creditsMicro
+        unpricedRequests ⊕= other.unpricedRequests
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import GRDB
+import TokenMeterCore
+import GRDBSQLite
+
+/// Mapping between `PricedRecord` and a row of `usage_records`.
+enum RecordRow {
+    /// Also what the benchmark's raw-SQLite reference inserts (`SQLiteStore.usageRecordColumns`).
+    static let columns = [
+        "id", "id_given", "ts", "received_at", "user_id", "plan", "paying", "service", "operation", "category", "provider",
+        "model", "model_raw", "status", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
+        "reasoning_tokens", "units_requests", "units_images", "units_seconds", "units_minutes", "units_characters",
+        "cost_nano", "cost_source", "caller_cost_nano", "price_version", "unpriced", "credits_micro",
+        "caller_credits_micro", "duration_us", "error_type", "error_message", "metadata", "user_ordinal",
+        "cache_write_1h_tokens", "router_cost_nano", "unrecognized_usage", "price_match", "unpriced_reason",
+    ]
+
+    static let insertSQL = """
+        INSERT INTO usage_records (\(columns.joined(separator: ", ")))
+        VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))
+        ON CONFLICT (id) DO NOTHING
+        """
+
+    /// Binds a record's values, in `columns` order, straight to a prepared `insertSQL` statement
+    /// through the sqlite3 C API. Building GRDB `StatementArguments` from 36 existentials per record
+    /// was a tenth of the batched ingest profile; this is also what the benchmark's raw-SQLite
+    /// reference binds, so both sides write the same rows.
+    static func bind(_ p: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, to statement: OpaquePointer) {
+        let r = p.record
+        sqlite3_reset(statement)
+        var index: Int32 = 0
+        func text(_ value: String?) {
+            index += 1
+            if let value { sqlite3_bind_text(statement, index, value, -1, transient) } else { sqlite3_bind_null(statement, index) }
+        }
+        func int(_ value: Int64?) {
+            index += 1
+            if let value { sqlite3_bind_int64(statement, index, value) } else { sqlite3_bind_null(statement, index) }
+        }
+        func real(_ value: Double?) {
+            index += 1
+            if let value { sqlite3_bind_double(statement, index, value) } else { sqlite3_bind_null(statement, index) }
+        }
+        func bool(_ value: Bool?) { int(value.map { $0 ? 1 : 0 }) }
+        text(r.id); bool(r.idWasGiven); int(r.timestamp.unixMilliseconds); int(receivedAtMs)
+        text(r.userID); text(r.plan); bool(r.paying)
+        text(r.service); text(r.operation); text(p.category.rawValue); text(p.provider); text(p.model); text(r.model)
+        text(r.status.rawValue)
+        int(r.tokens.input); int(r.tokens.cachedInput); int(r.tokens.cacheWrite); int(r.tokens.output); int(r.tokens.reasoning)
+        real(r.units.requests); real(r.units.images); real(r.units.seconds); real(r.units.minutes); real(r.units.characters)
+        int(p.costNanoUSD); text(p.costSource.rawValue); int(r.callerCostNanoUSD); text(p.priceVersion); bool(p.unpriced)
+        int(p.creditsMicro); int(r.creditsMicro); int(r.durationMicros)
+        text(r.errorType); text(r.errorMessage); text(r.metadataJSON); int(userOrdinal)
+        int(r.tokens.cacheWrite1h); int(r.routerCostNanoUSD); text(unrecognizedJSON(r.unrecognizedUsage))
+        text(p.priceMatch); text(p.unpricedReason)
+        assert(Int(index) == columns.count)
+    }
+
+    /// `{"path": count}` with sorted keys, or `nil` when every usage field was understood.
+    static func unrecognizedJSON(_ fields: [String: Int64]) -> String? {
+        guard !fields.isEmpty else { return nil }
+        return JSONValue.object(fields.mapValues { .int($0) }).serialized()
+    }
+
+    static func unrecognized(fromJSON text: String?) -> [String: Int64] {
+        guard let text, case .success(.object(let object)) = JSONValue.parse(Array(text.utf8)) else { return [:] }
+        var counts: [String: Int64] = [:]
+        for (key, value) in object { if case .int(let i) = value { counts[key] = i } }
+        return counts
+    }
+
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    static let completeSQL = """
+        UPDATE usage_records SET status = ?, completed_at = ?, category = ?, provider = ?, model = ?,
+            input_tokens = ?, cached_input_tokens = ?, cache_write_tokens = ?, output_tokens = ?, reasoning_tokens = ?,
+            units_requests = ?, units_images = ?, units_seconds = ?, units_minutes = ?, units_characters = ?,
+            cost_nano = ?, cost_source = ?, caller_cost_nano = ?, price_version = ?, unpriced = ?, credits_micro = ?,
+            caller_credits_micro = ?, duration_us = ?, error_type = ?, error_message = ?,
+            cache_write_1h_tokens = ?, router_cost_nano = ?, unrecognized_usage = ?, price_match = ?, unpriced_reason = ?
+        WHERE id = ? AND status = 'pending'
+        """
+
+    static func completionArguments(_ p: PricedRecord, completedAt: Date) -> StatementArguments {
+        let r = p.record
+        let values: [(any DatabaseValueConvertible)?] = [
+            r.status.rawValue, completedAt.unixMilliseconds, p.category.rawValue, p.provider, p.model,
+            r.tokens.input, r.tokens.cachedInput, r.tokens.cacheWrite, r.tokens.output, r.tokens.reasoning,
+            r.units.requests, r.units.images, r.units.seconds, r.units.minutes, r.units.characters,
+            p.costNanoUSD, p.costSource.rawValue, r.callerCostNanoUSD, p.priceVersion, p.unpriced, p.creditsMicro,
+            r.creditsMicro, r.durationMicros, r.errorType, r.errorMessage, r.tokens.cacheWrite1h, r.routerCostNanoUSD,
+            unrecognizedJSON(r.unrecognizedUsage), p.priceMatch, p.unpricedReason, r.id,
+        ]
+        return StatementArguments(values)
+    }
+
+    /// The record as the client sent it (model as sent; category and provider as resolved at ingest).
+    static func record(from row: Row) -> UsageRecord {
+        let durationMicros: Int64? = row["duration_us"]
+        return UsageRecord(
+            id: row["id"], idWasGiven: row["id_given"], timestamp: Date(unixMilliseconds: row["ts"]),
+            userID: row["user_id"], plan: row["plan"], paying: row["paying"], service: row["service"],
+            operation: row["operation"], category: UsageCategory(rawValue: row["category"]), provider: row["provider"],
+            model: row["model_raw"], status: RecordStatus(rawValue: row["status"]) ?? .pending,
+            tokens: TokenCounts(input: row["input_tokens"], cachedInput: row["cached_input_tokens"],
+                                cacheWrite: row["cache_write_tokens"], output: row["output_tokens"],
+                                reasoning: row["reasoning_tokens"], cacheWrite1h: row["cache_write_1h_tokens"] ?? 0),
+            units: UsageUnits(requests: row["units_requests"], images: row["units_images"], seconds: row["units_seconds"],
+                              minutes: row["units_minutes"], characters: row["units_characters"]),
+            callerCostNanoUSD: row["caller_cost_nano"], creditsMicro: row["caller_credits_micro"],
+            durationMs: durationMicros.map { Double($0) / 1000 }, errorType: row["error_type"],
+            errorMessage: row["error_message"], metadataJSON: row["metadata"],
+            unrecognizedUsage: unrecognized(fromJSON: row["unrecognized_usage"]), routerCostNanoUSD: row["router_cost_nano"]
+        )
+    }
+}

@@ -1,0 +1,345 @@
+import Foundation
+import GRDB
+import Synchronization
+import TokenMeterCore
+
+/// The SQLite implementation of `UsageStore` (GRDB `DatabasePool`: WAL, concurrent readers, one writer).
+public final class SQLiteStore: UsageStore {
+    public typealias Synchronous = SynchronousMode
+
+    public let pool: DatabasePool
+    /// The columns a record is inserted with, in the order of the store's INSERT.
+    public static var usageRecordColumns: [String] { RecordRow.columns }
+
+    /// Binds a record to a prepared INSERT of `usageRecordColumns` as the store does (for the
+    /// benchmark's raw-SQLite reference). The user ordinal is the store's dictionary id of `userID`.
+    public static func bindUsageRecord(_ record: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, to statement: OpaquePointer) {
+        RecordRow.bind(record, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs, to: statement)
+    }
+    public let path: String
+    let userOrdinals = UserOrdinals()
+    /// Where user sets start to hold every user (Int64.min, or the oldest raw record kept when a
+    /// store written before user sets was upgraded).
+    let userSetsCompleteFrom: Int64
+
+    /// The synchronous mode read back from the writer connection after set-up (what is in effect).
+    public let synchronousInEffect: Synchronous?
+    /// The journal mode read back from the writer connection (`wal`).
+    public let journalMode: String
+    let fileGuard: StoreFileGuard
+    /// A permanent fault seen by a write: every later write fails fast with it, untouched.
+    private let permanentFault = Mutex<StoreFault?>(nil)
+
+    public init(path: String, synchronous: Synchronous = .full, readonly: Bool = false) throws {
+        try StoreSoundness.verify(path: path, knownMigrations: StoreSchema.migrator.migrations)
+        var config = Configuration()
+        config.busyMode = .timeout(5)
+        config.readonly = readonly
+        config.label = "tokenmeter"
+        config.prepareDatabase { db in
+            UserSetTables.registerFunctions(db)
+            // 64 MiB of page cache per connection instead of SQLite's 2 MiB: inserts into the
+            // random-id UNIQUE index and rollup upserts then stay in memory instead of re-reading pages.
+            try db.execute(sql: "PRAGMA cache_size = -65536")
+        }
+        self.path = path
+        do {
+            self.pool = try DatabasePool(path: path, configuration: config)
+        } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
+            throw StoreError(StoreSoundness.malformed(path, error))
+        }
+        if readonly {
+            synchronousInEffect = nil
+            journalMode = try pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } ?? "unknown"
+            guard try pool.read({ try StoreSchema.migrator.hasCompletedMigrations($0) }) else {
+                throw StoreError("\(path) was written by an older tokenmeter: start `tokenmeter serve` on it once to upgrade it, then read it")
+            }
+        } else {
+            // GRDB's pool set-up (setUpWALMode) sets synchronous = NORMAL on the writer after
+            // prepareDatabase has run, so the mode is set here, on the writer, once the pool exists,
+            // and read back: what the log and readiness report is the mode SQLite really uses.
+            let (level, mode) = try pool.barrierWriteWithoutTransaction { db -> (Int, String) in
+                try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+                return (try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1,
+                        try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "unknown")
+            }
+            synchronousInEffect = Synchronous(level: level)
+            journalMode = mode
+            guard synchronousInEffect == synchronous, mode == "wal" else {
+                throw StoreError("\(path): SQLite did not take the durability settings (synchronous \(level), journal_mode \(mode); wanted \(synchronous.rawValue) and wal)")
+            }
+            try StoreSchema.migrator.migrate(pool)
+        }
+        fileGuard = StoreFileGuard(path: path, opened: FileIdentity(path: path))
+        userSetsCompleteFrom = try pool.read { db in
+            guard try db.tableExists("store_meta") else { return nil }  // stores made during development of v2
+            return try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'user_sets_complete_from'")
+        } ?? Int64.min
+    }
+
+    /// The synchronous level read back through the writer connection (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA).
+    public func synchronousLevel() async throws -> Int {
+        try await pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    func fileStatus() -> StoreFileStatus { StoreFileStatus.read(path: path) }
+
+    public func condition() -> StoreCondition {
+        let status = fileStatus()
+        var fault = permanentFault.withLock { $0 }
+        if fault == nil, let change = fileGuard.changeSinceOpen(status.identity) { fault = latch(.permanent(change)) }
+        if fault == nil, status.readOnlyFileSystem {
+            fault = .permanent("the database's file system is mounted read-only; fix the file system and restart tokenmeter")
+        }
+        return StoreCondition(fault: fault, freeBytes: status.freeBytes)
+    }
+
+    /// Runs a write, failing fast on a permanent fault seen before, on a database file that is no
+    /// longer the one opened, and sorting SQLite's errors into transient and permanent faults.
+    func guardedWrite<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        if let fault = permanentFault.withLock({ $0 }) { throw fault }
+        let status = fileStatus()
+        if let change = fileGuard.changeSinceOpen(status.identity) { throw latch(.permanent(change)) }
+        do {
+            return try await pool.write(updates)
+        } catch let error as NormalizationError {
+            throw error
+        } catch {
+            let readOnly = fileStatus().readOnlyFileSystem || StoreFileStatus.directoryRefusesWrites(databasePath: path)
+            let fault = StoreFault.classify(error, fileSystemReadOnly: readOnly)
+            throw fault.isPermanent ? latch(fault) : fault
+        }
+    }
+
+    /// Runs a read, sorting SQLite's errors into store faults (other errors pass as they are).
+    func guardedRead<T: Sendable>(_ value: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(value)
+        } catch let error as DatabaseError {
+            throw StoreFault.classify(error)
+        }
+    }
+
+    private func latch(_ fault: StoreFault) -> StoreFault {
+        permanentFault.withLock { if $0 == nil { $0 = fault } }
+        return fault
+    }
+
+    // MARK: - Writes
+
+    /// Inserts and completions in one transaction, in order: a completion sees a record inserted
+    /// earlier in the same batch. A completion that does not fit its record is rejected alone.
+    public func write(_ writes: [StoreWrite]) async throws -> [StoreWriteResult] {
+        let (results, resolved) = try await guardedWrite { db in
+            var results: [StoreWriteResult] = []
+            results.reserveCapacity(writes.count)
+            var aggregate = BatchAggregate()
+            var resolved = UserOrdinals.Resolved()
+            let insert = try db.cachedStatement(sql: RecordRow.insertSQL)
+            insert.setUncheckedArguments([])  // execute() then runs the values bound by RecordRow.bind
+            let now = Date()
+            let receivedAt = now.unixMilliseconds
+            for write in writes {
+                switch write {
+                case .insert(let record):
+                    let ordinal = try record.record.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
+                    RecordRow.bind(record, userOrdinal: ordinal, receivedAtMs: receivedAt, to: insert.sqliteStatement)
+                    try insert.execute()
+                    if db.changesCount == 1 {
+                        results.append(.accepted)
+                        if record.record.status != .pending { aggregate.add(record, userOrdinal: ordinal) }
+                    } else {
+                        results.append(.duplicate)
+                    }
+                case .complete(let id, let completion, let reprice):
+                    results.append(try self.complete(id: id, completion, reprice, completedAt: now, db, &aggregate, &resolved))
+                }
+            }
+            try Self.write(aggregate, db)
+            return (results, resolved)
+        }
+        userOrdinals.remember(resolved)
+        return results
+    }
+
+    private func complete(id: String, _ completion: RecordCompletion, _ reprice: (UsageRecord) throws -> PricedRecord,
+                          completedAt: Date, _ db: Database, _ aggregate: inout BatchAggregate,
+                          _ resolved: inout UserOrdinals.Resolved) throws -> StoreWriteResult {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM usage_records WHERE id = ?", arguments: [id]) else {
+            return .notFound
+        }
+        let stored = RecordRow.record(from: row)
+        guard stored.status == .pending else { return .alreadyCompleted(stored.status) }
+        let priced: PricedRecord
+        do {
+            priced = try reprice(try completion.applied(to: stored))
+        } catch let error as NormalizationError {
+            return .rejected(error)
+        }
+        try db.execute(sql: RecordRow.completeSQL, arguments: RecordRow.completionArguments(priced, completedAt: completedAt))
+        let ordinal = try (row["user_ordinal"] as Int64?) ?? stored.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
+        aggregate.add(priced, userOrdinal: ordinal)
+        return .completed(priced, pendingModel: row["model"])
+    }
+
+    private static let rollupUpsertSQL: [Granularity: String] = StoreSchema.rollupTables.mapValues { table in
+        let figures = StoreSchema.figureColumns
+        return """
+            INSERT INTO \(table) (bucket, service, operation, category, provider, model, status, \(figures.joined(separator: ", ")))
+            VALUES (?, ?, ?, ?, ?, ?, ?, \(figures.map { _ in "?" }.joined(separator: ", ")))
+            ON CONFLICT (bucket, service, operation, category, provider, model, status) DO UPDATE SET
+            \(figures.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", "))
+            """
+    }
+
+    /// Upserts the rollup, user-set and lifetime rows of one batch.
+    static func write(_ aggregate: BatchAggregate, _ db: Database) throws {
+        guard !aggregate.isEmpty else { return }
+        var statements: [Granularity: Statement] = [:]
+        for granularity in Granularity.allCases {
+            statements[granularity] = try db.cachedStatement(sql: rollupUpsertSQL[granularity]!)
+        }
+        for (key, value) in aggregate.rollups {
+            let d = aggregate.dimensions[key.dimension]
+            var arguments: [(any DatabaseValueConvertible)?] = [key.bucket, d.service, d.operation, d.category, d.provider, d.model, d.status]
+            arguments += value.columnValues.map { $0 as (any DatabaseValueConvertible)? }
+            try statements[key.granularity]!.execute(arguments: StatementArguments(arguments))
+        }
+        try UserSetTables.write(aggregate.userSets, dimensions: aggregate.dimensions, db)
+        let lifetime = try db.cachedStatement(sql: """
+            INSERT INTO lifetime_totals (service, operation, category, provider, model, status, error_type, requests,
+                input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nano,
+                credits_micro, unpriced_requests)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (service, operation, category, provider, model, status, error_type) DO UPDATE SET
+                requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
+                cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
+                cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+                output_tokens = output_tokens + excluded.output_tokens,
+                reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+                cost_nano = cost_nano + excluded.cost_nano, credits_micro = credits_micro + excluded.credits_micro,
+                unpriced_requests = unpriced_requests + excluded.unpriced_requests
+            """)
+        for totals in aggregate.totals {
+            let t = totals.tokens
+            try lifetime.execute(arguments: [totals.service, totals.operation, totals.category, totals.provider, totals.model,
+                                             totals.status.rawValue, totals.errorType ?? "", totals.requests, t.input,
+                                             t.cachedInput, t.cacheWrite, t.output, t.reasoning, totals.costNanoUSD,
+                                             totals.creditsMicro, totals.unpricedRequests])
+        }
+    }
+
+    // MARK: - Startup and maintenance
+
+    public func lifetimeTotals() async throws -> [UsageTotals] {
+        try await guardedRead { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM lifetime_totals ORDER BY rowid").map { row in
+                let errorType: String = row["error_type"]
+                var totals = UsageTotals(service: row["service"], operation: row["operation"], category: row["category"],
+                                         provider: row["provider"], model: row["model"],
+                                         status: RecordStatus(rawValue: row["status"]) ?? .success,
+                                         errorType: errorType.isEmpty ? nil : errorType)
+                totals.requests = row.sum("requests")
+                totals.tokens = TokenCounts(input: row.sum("input_tokens"), cachedInput: row.sum("cached_input_tokens"),
+                                            cacheWrite: row.sum("cache_write_tokens"), output: row.sum("output_tokens"),
+                                            reasoning: row.sum("reasoning_tokens"))
+                totals.costNanoUSD = row.sum("cost_nano")
+                totals.creditsMicro = row.sum("credits_micro")
+                totals.unpricedRequests = row.sum("unpriced_requests")
+                return totals
+            }
+        }
+    }
+
+    public func pendingCounts() async throws -> [PendingCount] {
+        try await guardedRead { db in
+            try Row.fetchAll(db, sql: """
+                SELECT service, operation, model, COUNT(*) AS n FROM usage_records
+                WHERE status = 'pending' GROUP BY service, operation, model
+                """).map { PendingCount(service: $0["service"], operation: $0["operation"], model: $0["model"], count: $0["n"]) }
+        }
+    }
+
+    public func prune(retention: RetentionPolicy, now: Date) async throws -> PruneSummary {
+        var summary = PruneSummary()
+        let rawCutoff = retention.oldestKept(nil, now: now).unixMilliseconds
+        let minuteCutoff = retention.oldestKept(.minute, now: now).unixMilliseconds
+        let hourCutoff = retention.oldestKept(.hour, now: now).unixMilliseconds
+        let pendingCutoff = retention.pendingExpiry(now: now).unixMilliseconds
+        // A pending record is kept until it is completed or the pending timeout passes since it was
+        // received, whatever its timestamp: one accepted at the raw-retention edge must still take
+        // its PATCH. Expired ones go in one transaction with their counts, so the pending gauge can
+        // be decremented exactly (there are few: they are normally completed within minutes).
+        summary.pendingDeleted = try await guardedWrite { db in
+            let counts = try Row.fetchAll(db, sql: """
+                SELECT service, operation, model, COUNT(*) AS n FROM usage_records
+                WHERE status = 'pending' AND received_at < ? GROUP BY service, operation, model
+                """, arguments: [pendingCutoff]).map { PendingCount(service: $0["service"], operation: $0["operation"], model: $0["model"], count: $0["n"]) }
+            try db.execute(sql: "DELETE FROM usage_records WHERE status = 'pending' AND received_at < ?", arguments: [pendingCutoff])
+            return counts
+        }
+        // Small transactions, so pruning never holds the writer long enough to stall ingest.
+        summary.records = try await deleteInChunks("usage_records", "ts", before: rawCutoff, key: "seq")
+            + summary.pendingDeleted.reduce(0) { $0 + Int($1.count) }
+        summary.minuteRows = try await deleteInChunks("rollup_minute", "bucket", before: minuteCutoff, key: "bucket")
+        summary.hourRows = try await deleteInChunks("rollup_hour", "bucket", before: hourCutoff, key: "bucket")
+        summary.hourUserSetRows = try await deleteInChunks("user_sets_hour", "bucket", before: hourCutoff, key: "bucket")
+        return summary
+    }
+
+    private func deleteInChunks(_ table: String, _ column: String, before cutoff: Int64, key: String) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await guardedWrite { db -> Int in
+                if key == "seq" {
+                    try db.execute(sql: "DELETE FROM \(table) WHERE seq IN (SELECT seq FROM \(table) WHERE \(column) < ? AND status <> 'pending' LIMIT 5000)", arguments: [cutoff])
+                } else {
+                    // WITHOUT ROWID rollup tables: delete a bounded range of old buckets at a time.
+                    let oldest = try Int64.fetchOne(db, sql: "SELECT min(bucket) FROM \(table)") ?? cutoff
+                    let upTo = min(cutoff, oldest + 86_400_000)
+                    try db.execute(sql: "DELETE FROM \(table) WHERE bucket < ?", arguments: [upTo])
+                }
+                return db.changesCount
+            }
+            total += deleted
+            if deleted == 0 { return total }
+            await Task.yield()
+        }
+    }
+
+    /// A real write to the main database (one row of `store_meta`), committed like a batch: what
+    /// readiness needs to know when no records have arrived for a while.
+    public func probeWrite(now: Date) async throws {
+        let at = now.unixMilliseconds
+        try await guardedWrite { db in
+            try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES ('last_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", arguments: [at])
+        }
+    }
+
+    /// Copies the WAL into the main file and truncates it (on clean shutdown, after the last
+    /// commit), so the main file alone holds every record.
+    public func close() async throws {
+        if permanentFault.withLock({ $0 }) != nil { return }
+        try await pool.writeWithoutTransaction { db in
+            _ = try db.checkpoint(.truncate)
+        }
+    }
+}
+
+extension Row {
+    /// A stored sum. SQLite turns an integer that overflows into REAL; that reads back clamped
+    /// instead of trapping (the per-record limits keep real sums far from it).
+    func sum(_ column: String) -> Int64 { Self.saturating(self[column]) }
+    func sum(_ index: Int) -> Int64 { Self.saturating(self[index]) }
+
+    /// The first `width` columns as a report group key (NULL reads as "").
+    func groupKey(_ width: Int) -> [String] { (0..<width).map { (self[$0] as String?) ?? "" } }
+
+    private static func saturating(_ value: DatabaseValue) -> Int64 {
+        switch value.storage {
+        case .int64(let integer): integer
+        case .double(let real): Money.clamped(real)
+        default: 0
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import TokenMeterCore
+import Synchronization
+
+/// The bounded queue between request handlers and the batch writer. A handler's records wait here
+/// until the writer has committed them; a full queue refuses at once (the handler answers 503).
+public final class WriteQueue: Sendable {
+    public enum SubmitError: Error, Equatable, Sendable {
+        /// More records are waiting than the queue holds.
+        case full
+        /// The server is shutting down.
+        case closed
+    }
+
+    struct Item: Sendable {
+        let writes: [StoreWrite]
+        let continuation: CheckedContinuation<[StoreWriteResult], any Error>
+        var recordCount: Int { writes.count }
+    }
+
+    private struct State {
+        var items: [Item] = []
+        var recordCount = 0
+        var closed = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    public let capacity: Int
+    private let state = Mutex(State())
+
+    public init(capacity: Int) { self.capacity = capacity }
+
+    public var depth: Int { state.withLock { $0.recordCount } }
+
+    /// Waits until the writer committed `records`; throws `SubmitError` or the store's error.
+    public func submit(_ records: [PricedRecord]) async throws -> [WriteOutcome] {
+        try await submit(records.map(StoreWrite.insert)).map { $0.writeOutcome ?? .duplicate }
+    }
+
+    /// Waits until the writer committed `writes` (inserts and completions); throws `SubmitError`
+    /// or the store's error.
+    public func submit(_ writes: [StoreWrite]) async throws -> [StoreWriteResult] {
+        let records = writes
+        return try await withCheckedThrowingContinuation { continuation in
+            let (error, waiter) = state.withLock { state -> (SubmitError?, CheckedContinuation<Void, Never>?) in
+                if state.closed { return (.closed, nil) }
+                // A request bigger than the whole queue still goes through when the queue is empty.
+                if state.recordCount > 0 && state.recordCount + records.count > capacity { return (.full, nil) }
+                state.items.append(Item(writes: records, continuation: continuation))
+                state.recordCount += records.count
+                defer { state.waiter = nil }
+                return (nil, state.waiter)
+            }
+            if let error { continuation.resume(throwing: error) }
+            waiter?.resume()
+        }
+    }
+
+    /// The next batch: every waiting request up to `maxRecords` records (at least one request).
+    /// Returns nil once the queue is closed and drained.
+    func nextBatch(maxRecords: Int) async -> [Item]? {
+        while true {
+            let batch = state.withLock { state -> [Item]? in
+                guard !state.items.isEmpty else { return state.closed ? [] : nil }
+                var taken = 0
+                var count = 0
+                while taken < state.items.count && (taken == 0 || count + state.items[taken].recordCount <= maxRecords) {
+                    count += state.items[taken].recordCount
+                    taken += 1
+                }
+                let batch = Array(state.items.prefix(taken))
+                state.items.removeFirst(taken)
+                state.recordCount -= count
+                return batch
+            }
+            if let batch { return batch.isEmpty ? nil : batch }
+            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if !state.items.isEmpty || state.closed { return true }
+                    state.waiter = waiter
+                    return false
+                }
+                if resumeNow { waiter.resume() }
+            }
+        }
+    }
+
+    /// Refuses new submissions; what is queued is still written.
+    public func close() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.closed = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+}
