@@ -67,7 +67,7 @@ extension SQLiteStore {
                 }
             }
         }
-        let now = Date().unixMilliseconds
+        let now = self.now().unixMilliseconds
         let rowsToInsert = rows
         let compaction = "DELETE FROM price_changes WHERE seq IN (\(StoreSchema.supersededPriceChanges(model: "?")))"
         try await guardedWrite { db in

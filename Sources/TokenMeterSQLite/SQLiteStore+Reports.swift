@@ -49,9 +49,7 @@ extension SQLiteStore {
                 """
         } else {
             sql = """
-                SELECT \(select)COUNT(*), SUM(status = 'error'), SUM(input_tokens), SUM(cached_input_tokens),
-                    SUM(cache_write_tokens), SUM(output_tokens), SUM(reasoning_tokens), SUM(cost_nano), SUM(credits_micro),
-                    SUM(unpriced), SUM(coalesce(duration_us, 0)), COUNT(duration_us)
+                SELECT \(select)\(StoreSchema.figures.map(\.fromRawRecords).joined(separator: ", "))
                 FROM usage_records WHERE ts >= ? AND ts < ? AND status != 'pending'\(filters)\(groupClause)
                 """
         }

@@ -30,7 +30,11 @@ public final class SQLiteStore: UsageStore {
     /// A permanent fault seen by a write: every later write fails fast with it, untouched.
     private let permanentFault = Mutex<StoreFault?>(nil)
 
-    public init(path: String, synchronous: Synchronous = .full, readonly: Bool = false) throws {
+    /// The wall clock a record's received time and a price change's time are read from.
+    let now: WallClock
+
+    public init(path: String, synchronous: Synchronous = .full, readonly: Bool = false, now: @escaping WallClock = Date.init) throws {
+        self.now = now
         try StoreSoundness.verify(path: path, knownMigrations: StoreSchema.migrator.migrations)
         var config = Configuration()
         config.busyMode = .timeout(5)
@@ -137,7 +141,7 @@ public final class SQLiteStore: UsageStore {
             var resolved = UserOrdinals.Resolved()
             let insert = try db.cachedStatement(sql: RecordRow.insertSQL)
             insert.setUncheckedArguments([])  // execute() then runs the values bound by RecordRow.bind
-            let now = Date()
+            let now = self.now()
             let receivedAt = now.unixMilliseconds
             for write in writes {
                 switch write {

@@ -7,10 +7,28 @@ enum StoreSchema {
     static let rollupTables: [Granularity: String] = [.minute: "rollup_minute", .hour: "rollup_hour", .day: "rollup_day"]
     static let userSetTables: [Granularity: String] = [.hour: "user_sets_hour", .day: "user_sets_day"]
 
-    static let figureColumns = [
-        "requests", "errors", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
-        "reasoning_tokens", "cost_nano", "credits_micro", "unpriced_requests", "duration_us_sum", "duration_count",
+    /// A figure column of the rollup tables and the sum over raw records that gives the same figure.
+    struct FigureColumn {
+        var name: String
+        var fromRawRecords: String
+    }
+
+    /// The one list of figure columns, in the order of `RollupFigures.columnValues`.
+    static let figures = [
+        FigureColumn(name: "requests", fromRawRecords: "COUNT(*)"),
+        FigureColumn(name: "errors", fromRawRecords: "SUM(status = 'error')"),
+        FigureColumn(name: "input_tokens", fromRawRecords: "SUM(input_tokens)"),
+        FigureColumn(name: "cached_input_tokens", fromRawRecords: "SUM(cached_input_tokens)"),
+        FigureColumn(name: "cache_write_tokens", fromRawRecords: "SUM(cache_write_tokens)"),
+        FigureColumn(name: "output_tokens", fromRawRecords: "SUM(output_tokens)"),
+        FigureColumn(name: "reasoning_tokens", fromRawRecords: "SUM(reasoning_tokens)"),
+        FigureColumn(name: "cost_nano", fromRawRecords: "SUM(cost_nano)"),
+        FigureColumn(name: "credits_micro", fromRawRecords: "SUM(credits_micro)"),
+        FigureColumn(name: "unpriced_requests", fromRawRecords: "SUM(unpriced)"),
+        FigureColumn(name: "duration_us_sum", fromRawRecords: "SUM(coalesce(duration_us, 0))"),
+        FigureColumn(name: "duration_count", fromRawRecords: "COUNT(duration_us)"),
     ]
+    static let figureColumns = figures.map(\.name)
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()

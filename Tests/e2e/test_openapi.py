@@ -26,7 +26,7 @@ import yaml
 from conftest import REPO_ROOT, http_request, post_usage
 
 YAML_PATH = REPO_ROOT / "docs" / "openapi.yaml"
-JSON_PATH = REPO_ROOT / "Sources" / "TokenMeter" / "HTTP" / "Resources" / "openapi.json"
+JSON_PATH = REPO_ROOT / "Sources" / "TokenMeterServer" / "HTTP" / "Resources" / "openapi.json"
 ADMIN = "admin-schemathesis-0001"
 INGEST = "ingest-schemathesis-0001"
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"

@@ -63,6 +63,8 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             throw error
+        } catch let error as any ClientError {
+            throw APIError(.badRequest, error.description)
         } catch let error as HTTPError {
             let message = error.body ?? Self.defaultMessage(error.status)
             throw APIError(error.status, message, headers: error.headers)

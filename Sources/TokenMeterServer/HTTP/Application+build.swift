@@ -14,15 +14,17 @@ public struct AppComponents: Sendable {
     public let queue: WriteQueue
     public let pipeline: IngestPipeline
     public let health: StoreHealth
+    /// The one wall clock of the server (records' received time, reports' "now", readiness, retention).
+    public let now: WallClock
 
     /// Loads the catalog with the store's persisted changes, and resumes the counters from the
     /// store's lifetime totals so `increase()` across a restart is exact. The store is opened by the
     /// caller (the CLI picks the backend; tests inject faults this way).
-    public static func open(config: ServerConfig, store: any UsageStore, now: @escaping @Sendable () -> Date = Date.init) async throws -> AppComponents {
+    public static func open(config: ServerConfig, store: any UsageStore, now: @escaping WallClock = Date.init) async throws -> AppComponents {
         let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store)
         let metrics = UsageMetrics(limits: config.metricsLimits)
         for totals in try await store.lifetimeTotals() { metrics.add(totals) }
-        metrics.setPending(try await store.pendingCounts().map { ($0.service, $0.operation, $0.model, $0.count) })
+        metrics.setPending(try await store.pendingCounts())
         let queue = WriteQueue(capacity: config.queueCapacity)
         metrics.setQueueCapacity(config.queueCapacity)
         let normalizer = RecordNormalizer(maxAge: Double(config.retention.rawDays) * 86400, now: now)
@@ -31,23 +33,26 @@ public struct AppComponents: Sendable {
         thresholds.minFreeBytes = config.minFreeDiskBytes
         let health = StoreHealth(thresholds: thresholds, openedAt: now())
         return AppComponents(config: config, store: store, pricing: pricing, metrics: metrics, queue: queue, pipeline: pipeline,
-                             health: health)
+                             health: health, now: now)
     }
 }
 
 public func buildRouter(_ components: AppComponents) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: JSONErrorMiddleware())
-    router.add(middleware: AuthMiddleware(tokens: components.config.tokens, metricsToken: components.config.metricsToken))
-    OperationsController(metrics: components.metrics, store: components.store, health: components.health, queue: components.queue).addRoutes(to: router)
+    let auth = TokenAuthenticator(tokens: components.config.tokens, metricsToken: components.config.metricsToken)
+    OperationsController(metrics: components.metrics, store: components.store, health: components.health, queue: components.queue,
+                         auth: auth, now: components.now).addRoutes(to: router)
     router.addRoutes(UsageController(pipeline: components.pipeline,
                                      bodyLimit: components.config.bodyLimitBytes,
-                                     bodyTimeout: components.config.bodyTimeout).endpoints, atPath: "/v1/usage")
+                                     bodyTimeout: components.config.bodyTimeout, auth: auth).endpoints, atPath: "/v1/usage")
     TracesController(pipeline: components.pipeline, bodyLimit: components.config.bodyLimitBytes,
-                     bodyTimeout: components.config.bodyTimeout).addRoutes(to: router)
-    router.addRoutes(PricesController(pricing: components.pricing, bodyTimeout: components.config.bodyTimeout).endpoints, atPath: "/v1/prices")
+                     bodyTimeout: components.config.bodyTimeout, auth: auth).addRoutes(to: router)
+    for routes in PricesController<BasicRequestContext>(pricing: components.pricing, bodyTimeout: components.config.bodyTimeout, auth: auth, now: components.now).endpoints {
+        router.addRoutes(routes, atPath: "/v1/prices")
+    }
     ReportsController(source: components.store, config: components.config, pricing: components.pricing,
-                      gate: ReportGate(limit: components.config.maxConcurrentReports)).addRoutes(to: router)
+                      gate: ReportGate(limit: components.config.maxConcurrentReports), auth: auth, now: components.now).addRoutes(to: router)
     return router
 }
 
@@ -59,12 +64,12 @@ public func buildApplication(_ components: AppComponents, logger: Logger) throws
     let problems = config.problems()
     guard problems.isEmpty else { throw ConfigError(problems.joined(separator: "; ")) }
     let writer = BatchWriter(queue: components.queue, store: components.store, metrics: components.metrics, health: components.health,
-                             maxBatchRecords: config.batchMaxRecords, maxDelay: config.batchMaxDelay, logger: logger)
+                             maxBatchRecords: config.batchMaxRecords, maxDelay: config.batchMaxDelay, now: components.now, logger: logger)
     let monitor = StoreHealthMonitor(store: components.store, health: components.health, queue: components.queue,
-                                     metrics: components.metrics, logger: logger)
+                                     metrics: components.metrics, now: components.now, logger: logger)
     let pruner = RetentionPruner(store: components.store, retention: config.retention, interval: config.pruneInterval,
-                                 metrics: components.metrics, logger: logger)
-    let refresher = StoreGaugeRefresher(store: components.store, metrics: components.metrics, config: config, logger: logger)
+                                 metrics: components.metrics, now: components.now, logger: logger)
+    let refresher = StoreGaugeRefresher(store: components.store, metrics: components.metrics, config: config, now: components.now, logger: logger)
     var http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(config.idleTimeout.components.seconds)))
     http1.httpDecoder = .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 100)
     return Application(

@@ -57,15 +57,15 @@ public struct ConnectionLimit: AvailableConnectionsDelegate {
     /// Logs reaching the limit at most once per interval (the delegate is copied by value).
     final class Notices: Sendable {
         let logger: Logger
-        let interval: TimeInterval = 10
-        private let lastLogged = Mutex<Date>(.distantPast)
+        let interval: Duration = .seconds(10)
+        private let lastLogged = Mutex<ContinuousClock.Instant?>(nil)
 
         init(logger: Logger) { self.logger = logger }
 
         func atLimit(open: Int) {
-            let now = Date()
+            let now = ContinuousClock.now
             let due = lastLogged.withLock { last -> Bool in
-                guard now.timeIntervalSince(last) >= interval else { return false }
+                if let last, now - last < interval { return false }
                 last = now
                 return true
             }

@@ -36,6 +36,10 @@ public struct Backfill: Sendable {
     public var batchSize = 1000
     public var listedErrors = 100
 
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
     public init(store: any RecordWriter, pricing: PricingService, normalizer: RecordNormalizer) {
         self.store = store
         self.pricing = pricing
@@ -46,7 +50,7 @@ public struct Backfill: Sendable {
         guard let handle = FileHandle(forReadingAtPath: file) else { throw CatalogError("cannot open \(file)") }
         defer { try? handle.close() }
         let totalBytes = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
-        let start = Date()
+        let start = ContinuousClock.now
         var summary = Summary()
         var batch: [PricedRecord] = []
         var pending: [UInt8] = []
@@ -59,7 +63,7 @@ public struct Backfill: Sendable {
                 if outcome == .accepted { summary.accepted += 1 } else { summary.duplicates += 1 }
             }
             batch.removeAll(keepingCapacity: true)
-            progress(Progress(bytesRead: bytesRead, totalBytes: totalBytes, lines: lineNumber, elapsed: Date().timeIntervalSince(start)))
+            progress(Progress(bytesRead: bytesRead, totalBytes: totalBytes, lines: lineNumber, elapsed: Self.seconds(ContinuousClock.now - start)))
         }
         func take(_ line: ArraySlice<UInt8>) {
             lineNumber += 1

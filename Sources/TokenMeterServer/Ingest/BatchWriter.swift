@@ -14,15 +14,17 @@ public struct BatchWriter: Service {
     public let maxDelay: Duration
     public let health: StoreHealth
     public let logger: Logger
+    let now: WallClock
 
     public init(queue: WriteQueue, store: any RecordWriter, metrics: UsageMetrics, health: StoreHealth,
-                maxBatchRecords: Int = 5000, maxDelay: Duration = .zero, logger: Logger) {
+                maxBatchRecords: Int = 5000, maxDelay: Duration = .zero, now: @escaping WallClock = Date.init, logger: Logger) {
         self.queue = queue
         self.store = store
         self.metrics = metrics
         self.health = health
         self.maxBatchRecords = maxBatchRecords
         self.maxDelay = maxDelay
+        self.now = now
         self.logger = logger
     }
 
@@ -52,10 +54,10 @@ public struct BatchWriter: Service {
     func write(_ batch: [WriteQueue.Item]) async {
         let writes = batch.flatMap(\.writes)
         let start = ContinuousClock.now
-        let token = health.started(now: Date())
+        let token = health.started(now: now())
         do {
             let results = try await store.write(writes)
-            health.finished(token, fault: nil, now: Date())
+            health.finished(token, fault: nil, now: now())
             let elapsed = ContinuousClock.now - start
             metrics.storeWrite(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             metrics.setQueueDepth(queue.depth)
@@ -67,7 +69,7 @@ public struct BatchWriter: Service {
             }
         } catch {
             let fault = StoreFault.of(error)
-            health.finished(token, fault: fault, now: Date())
+            health.finished(token, fault: fault, now: now())
             metrics.storeHealth.failed(fault)
             logger.error("store write failed (\(fault.isPermanent ? "permanent" : "transient")), \(writes.count) records not committed: \(fault)")
             for item in batch { item.continuation.resume(throwing: StoreUnavailable(fault: fault)) }

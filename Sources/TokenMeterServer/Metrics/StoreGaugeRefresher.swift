@@ -11,22 +11,24 @@ public struct StoreGaugeRefresher: Service {
     let retention: RetentionPolicy
     let budgets: [Budget]
     let interval: Duration
+    let now: WallClock
     let logger: Logger
 
-    public init(store: any ReportSource, metrics: UsageMetrics, config: ServerConfig, logger: Logger) {
+    public init(store: any ReportSource, metrics: UsageMetrics, config: ServerConfig, now: @escaping WallClock = Date.init, logger: Logger) {
         self.store = store
         self.metrics = metrics
         timeZone = config.timeZone
         retention = config.retention
         budgets = config.budgets
         interval = config.statsInterval
+        self.now = now
         self.logger = logger
     }
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await refresh(now: Date())
+                try await refresh(now: now())
             } catch {
                 logger.error("refreshing store gauges failed (will retry): \(error)")
             }

@@ -129,7 +129,7 @@ public final class UsageMetrics: Sendable {
         state.withLock { $0.changePending(service: service, operation: operation, model: model, by: delta) }
     }
 
-    public func setPending(_ counts: [(service: String, operation: String, model: String, count: Int64)]) {
+    public func setPending(_ counts: [PendingCount]) {
         state.withLock { state in
             state.clearPending()
             for entry in counts {

@@ -9,12 +9,13 @@ public struct RetentionPruner: Service {
     let retention: RetentionPolicy
     let interval: Duration
     let metrics: UsageMetrics
+    var now: WallClock = Date.init
     let logger: Logger
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                let summary = try await store.prune(retention: retention, now: Date())
+                let summary = try await store.prune(retention: retention, now: now())
                 if summary != PruneSummary() {
                     logger.info("pruned \(summary.records) raw records, \(summary.minuteRows) minute and \(summary.hourRows) hour rollup rows")
                 }

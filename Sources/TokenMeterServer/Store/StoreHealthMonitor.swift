@@ -13,12 +13,12 @@ public struct StoreHealthMonitor: Service {
     let metrics: UsageMetrics
     let interval: Duration
     let probeAfter: TimeInterval
-    let now: @Sendable () -> Date
+    let now: WallClock
     let logger: Logger
 
     public init(store: any StoreMaintenance, health: StoreHealth, queue: WriteQueue, metrics: UsageMetrics,
                 interval: Duration = .seconds(1), probeAfter: TimeInterval = 10,
-                now: @escaping @Sendable () -> Date = Date.init, logger: Logger) {
+                now: @escaping WallClock = Date.init, logger: Logger) {
         self.store = store
         self.health = health
         self.queue = queue

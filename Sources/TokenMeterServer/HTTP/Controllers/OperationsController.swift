@@ -8,9 +8,11 @@ struct OperationsController<Context: RequestContext> {
     let store: any StoreMaintenance
     let health: StoreHealth
     let queue: WriteQueue
+    let auth: TokenAuthenticator
+    let now: WallClock
 
     func addRoutes(to router: Router<Context>) {
-        router.get("metrics", use: scrape)
+        router.group().add(middleware: auth.require(.metrics, context: Context.self)).get("metrics", use: scrape)
         router.get("healthz") { _, _ in JSONResponse.make(["status": "ok"]) }
         router.get("readyz", use: ready)
         router.get("openapi.json") { _, _ in
@@ -38,7 +40,7 @@ struct OperationsController<Context: RequestContext> {
     /// never by waiting on the database.
     @Sendable func ready(_ request: Request, context: Context) async throws -> Response {
         health.update(store.condition())
-        let readiness = health.readiness(now: Date(), queueDepth: queue.depth, queueCapacity: queue.capacity)
+        let readiness = health.readiness(now: now(), queueDepth: queue.depth, queueCapacity: queue.capacity)
         let answer = ReadinessAnswer(readiness)
         guard readiness.isReady else {
             return JSONResponse.make(status: .serviceUnavailable, answer, headers: readiness.permanent ? [:] : [.retryAfter: "5"])

@@ -7,18 +7,24 @@ struct PricesController<Context: RequestContext> {
     let pricing: PricingService
     /// `body_timeout_seconds`, as for every route with a body.
     let bodyTimeout: Duration
+    let auth: TokenAuthenticator
+    let now: WallClock
 
-    var endpoints: RouteCollection<Context> {
-        let routes = RouteCollection(context: Context.self)
-        routes.get(use: list)
-        routes.post("import", use: importFile)
-        routes.post("update", use: update)
-        routes.get("resolve", use: resolve)
+    /// Reading the catalog needs the read role; changing it, admin.
+    var endpoints: [RouteCollection<Context>] {
+        let reads = RouteCollection(context: Context.self)
+        reads.add(middleware: auth.require(.role(.read), context: Context.self))
+        reads.get(use: list)
+        reads.get("resolve", use: resolve)
         // `**`: model names may contain slashes (`openai/gpt-4o`, LiteLLM's `gemini/gemini-1.5-pro`).
-        routes.get("**", use: show)
-        routes.put("**", use: put)
-        routes.delete("**", use: delete)
-        return routes
+        reads.get("**", use: show)
+        let changes = RouteCollection(context: Context.self)
+        changes.add(middleware: auth.require(.role(.admin), context: Context.self))
+        changes.post("import", use: importFile)
+        changes.post("update", use: update)
+        changes.put("**", use: put)
+        changes.delete("**", use: delete)
+        return [reads, changes]
     }
 
     struct CatalogResponse: Encodable {
@@ -102,7 +108,7 @@ struct PricesController<Context: RequestContext> {
         guard let name = request.uri.queryParameters.get("model"), !name.isEmpty else {
             throw APIError(.badRequest, "model: required (/v1/prices/resolve?model=NAME)")
         }
-        var date = Date()
+        var date = now()
         if let text = request.uri.queryParameters.get("at") {
             guard let parsed = RFC3339.parse(text) else { throw APIError(.badRequest, "at: '\(text)' is not an RFC 3339 timestamp") }
             date = parsed
@@ -115,14 +121,8 @@ struct PricesController<Context: RequestContext> {
     @Sendable func update(_ request: Request, context: Context) async throws -> Response {
         let body = try await UsageController<Context>.collect(request, limit: 64 * 1024 * 1024, timeout: bodyTimeout)
         let dryRun = ["true", "1"].contains(request.uri.queryParameters.get("dry_run") ?? "false")
-        let file: CatalogFile
-        let diff: PriceUpdateDiff
-        do {
-            file = try DefaultCatalog.decodeFile(Data(body), source: "body")
-            diff = try pricing.planUpdate(file)
-        } catch let error as CatalogError {
-            throw APIError(.badRequest, error.description)
-        }
+        let file = try DefaultCatalog.decodeFile(Data(body), source: "body")
+        let diff = try pricing.planUpdate(file)
         if !dryRun { try await apply([.replaceShipped(catalogVersion: file.catalog_version, entries: file.models)]) }
         return JSONResponse.make(PriceUpdateAnswer(dry_run: dryRun, diff: diff))
     }
@@ -137,12 +137,7 @@ struct PricesController<Context: RequestContext> {
             validFrom = date
         }
         let format = request.uri.queryParameters.get("format") ?? "litellm"
-        let result: LiteLLMImporter.Result
-        do {
-            result = try PriceImport.entries(from: Data(body), format: format, validFrom: validFrom, source: "import over HTTP")
-        } catch let error as CatalogError {
-            throw APIError(.badRequest, error.description)
-        }
+        let result = try PriceImport.entries(from: Data(body), format: format, validFrom: validFrom, source: "import over HTTP")
         guard !result.entries.isEmpty else { throw APIError(.badRequest, "the file holds no priced models") }
         let plan = pricing.planImport(result)
         try await apply(plan.changes)

@@ -8,12 +8,15 @@ struct ReportsController<Context: RequestContext> {
     let config: ServerConfig
     let pricing: PricingService
     let gate: ReportGate
+    let auth: TokenAuthenticator
+    let now: WallClock
 
     var service: ReportService {
         ReportService(source: source, retention: config.retention, pricing: pricing, maxGroups: config.maxReportGroups)
     }
 
     func addRoutes(to router: Router<Context>) {
+        let router = router.group().add(middleware: auth.require(.role(.read), context: Context.self))
         router.get("v1/reports/summary", use: gated(summary))
         router.get("v1/reports/timeseries", use: gated(timeseries))
         router.get("v1/reports/monitoring", use: gated(monitoring))
@@ -22,7 +25,7 @@ struct ReportsController<Context: RequestContext> {
     }
 
     /// At most `max_concurrent_reports` report queries at once (each may hold many groups in
-    /// memory); a report's own parameter errors answer 400.
+    /// memory).
     private func gated(_ handler: @escaping @Sendable (Request, Context) async throws -> Response)
         -> @Sendable (Request, Context) async throws -> Response {
         { [gate] request, context in
@@ -30,11 +33,7 @@ struct ReportsController<Context: RequestContext> {
                 throw APIError.overloaded("\(gate.limit) report queries are running already (max_concurrent_reports); retry shortly")
             }
             defer { gate.leave() }
-            do {
-                return try await handler(request, context)
-            } catch let error as ReportError {
-                throw APIError(.badRequest, error.description)
-            }
+            return try await handler(request, context)
         }
     }
 
@@ -69,7 +68,7 @@ struct ReportsController<Context: RequestContext> {
 
     /// Totals and groups for a range.
     @Sendable func summary(_ request: Request, context: Context) async throws -> Response {
-        let now = Date()
+        let now = self.now()
         let p = try parameters(request, .summary, now: now)
         let summary = try await service.summary(p, now: now)
         if p.csv { return CSVResponse.make(CSVReport.summary(summary, currency: p.currency != nil)) }
@@ -78,40 +77,32 @@ struct ReportsController<Context: RequestContext> {
 
     /// The same figures per `interval` (hour, day, week, month; default day).
     @Sendable func timeseries(_ request: Request, context: Context) async throws -> Response {
-        let now = Date()
+        let now = self.now()
         let p = try parameters(request, .timeseries, now: now, defaultRange: "7d")
         let name = Self.formDecodedQuery(request.uri.query ?? "")["interval"] ?? "day"
         guard let interval = ReportService.Interval(rawValue: name) else {
             throw APIError(.badRequest, "interval: '\(name)' must be hour, day, week or month")
         }
-        do {
-            let series = try await service.timeseries(p, interval: interval, now: now)
-            if p.csv {
-                return CSVResponse.make(CSVReport.timeseries(series, groupBy: p.groupBy.map(\.rawValue), currency: p.currency != nil))
-            }
-            return JSONResponse.make(series)
-        } catch let error as ReportError {
-            throw APIError(.badRequest, error.description)
+        let series = try await service.timeseries(p, interval: interval, now: now)
+        if p.csv {
+            return CSVResponse.make(CSVReport.timeseries(series, groupBy: p.groupBy.map(\.rawValue), currency: p.currency != nil))
         }
+        return JSONResponse.make(series)
     }
 
     /// Active users, API costs, unit economics and error stats for 24h, 7d or 30d (`by_day` in `tz`).
     @Sendable func monitoring(_ request: Request, context: Context) async throws -> Response {
         let query = Self.formDecodedQuery(request.uri.query ?? "")
-        do {
-            try ReportParameters.checkNames(query, .monitoring)
-            let zone = try ReportParameters.zone(query, default: config.timeZone)
-            let csv = try ReportParameters.csv(query)
-            let report = try await service.monitoring(range: query["range"] ?? "24h", timeZone: zone, now: Date())
-            return csv ? CSVResponse.make(try CSVReport.flattened(report)) : JSONResponse.make(report)
-        } catch let error as ReportError {
-            throw APIError(.badRequest, error.description)
-        }
+        try ReportParameters.checkNames(query, .monitoring)
+        let zone = try ReportParameters.zone(query, default: config.timeZone)
+        let csv = try ReportParameters.csv(query)
+        let report = try await service.monitoring(range: query["range"] ?? "24h", timeZone: zone, now: now())
+        return csv ? CSVResponse.make(try CSVReport.flattened(report)) : JSONResponse.make(report)
     }
 
     /// Credits vs cost per plan and model, cost per active user, top users, unpriced share.
     @Sendable func economics(_ request: Request, context: Context) async throws -> Response {
-        let now = Date()
+        let now = self.now()
         let p = try parameters(request, .economics, now: now, defaultRange: "30d")
         let report = try await service.economics(p, creditValueUSD: config.creditValueUSD, now: now)
         return p.csv ? CSVResponse.make(try CSVReport.flattened(report)) : JSONResponse.make(report)
@@ -121,7 +112,7 @@ struct ReportsController<Context: RequestContext> {
     @Sendable func userUsage(_ request: Request, context: Context) async throws -> Response {
         let raw = try context.parameters.require("user_id")
         let userID = raw.removingPercentEncoding ?? raw
-        let now = Date()
+        let now = self.now()
         let p = try parameters(request, .userUsage, now: now, defaultRange: "30d")
         let report = try await service.userUsage(userID: userID, p, limitTimeZone: config.timeZone, now: now)
         return p.csv ? CSVResponse.make(CSVReport.userUsage(report, currency: p.currency != nil)) : JSONResponse.make(report)

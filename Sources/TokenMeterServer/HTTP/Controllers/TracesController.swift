@@ -8,8 +8,11 @@ struct TracesController<Context: RequestContext> {
     let pipeline: IngestPipeline
     let bodyLimit: Int
     let bodyTimeout: Duration
+    let auth: TokenAuthenticator
 
+    /// OTLP exporters carry the ingest token (`OTEL_EXPORTER_OTLP_HEADERS`).
     func addRoutes(to router: Router<Context>) {
+        let router = router.group().add(middleware: auth.require(.role(.ingest), context: Context.self))
         router.post("/v1/traces", use: traces)
         router.post("/v1/metrics") { request, _ in try Self.notTraces(request, signal: "metrics") }
         router.post("/v1/logs") { request, _ in try Self.notTraces(request, signal: "logs") }

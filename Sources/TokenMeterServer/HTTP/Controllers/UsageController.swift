@@ -7,9 +7,11 @@ struct UsageController<Context: RequestContext> {
     let pipeline: IngestPipeline
     let bodyLimit: Int
     let bodyTimeout: Duration
+    let auth: TokenAuthenticator
 
     var endpoints: RouteCollection<Context> {
         let routes = RouteCollection(context: Context.self)
+        routes.add(middleware: auth.require(.role(.ingest), context: Context.self))
         routes.post(use: ingest)
         routes.patch(":id", use: complete)
         return routes

@@ -1,15 +1,17 @@
-import TokenMeterCore
 import Hummingbird
+import TokenMeterCore
 
-/// Bearer-token auth (CONTRACT section 3). With no tokens configured (loopback only) every route is
-/// open (so are `/healthz`, `/readyz` and `/openapi.json`); `/metrics` needs the metrics token when one is set (an admin token also works).
-struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    enum Access: Equatable {
-        case open
-        case metrics
-        case role(Role)
-    }
+/// Who may call a route (CONTRACT section 3). Each controller declares it with its routes; a route
+/// declared with none (`/healthz`, `/readyz`, `/openapi.json`) is open.
+enum RouteAccess: Equatable, Sendable {
+    /// `/metrics`: the metrics token when one is set (an admin token also works).
+    case metrics
+    case role(Role)
+}
 
+/// Bearer-token auth. With no tokens configured (loopback only) every route is open; `/metrics`
+/// needs the metrics token when one is set.
+struct TokenAuthenticator: Sendable {
     let tokens: [APIToken]
     let metricsToken: String?
 
@@ -18,23 +20,13 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         self.metricsToken = metricsToken
     }
 
-    static func access(method: HTTPRequest.Method, path: String) -> Access {
-        if path == "/healthz" || path == "/readyz" || path == "/openapi.json" { return .open }
-        if path == "/metrics" { return .metrics }
-        if path == "/v1/usage" || path.hasPrefix("/v1/usage/") { return .role(.ingest) }
-        // OTLP/HTTP signals: exporters carry the ingest token (OTEL_EXPORTER_OTLP_HEADERS).
-        if path == "/v1/traces" || path == "/v1/metrics" || path == "/v1/logs" { return .role(.ingest) }
-        if path == "/v1/prices" || path.hasPrefix("/v1/prices/") {
-            return method == .get ? .role(.read) : .role(.admin)
-        }
-        if path.hasPrefix("/v1/reports") || path.hasPrefix("/v1/users/") { return .role(.read) }
-        return .role(.read)
+    /// The middleware that lets a request through to the routes added after it only with `access`.
+    func require<Context: RequestContext>(_ access: RouteAccess, context: Context.Type = Context.self) -> RequireAccess<Context> {
+        RequireAccess(access: access, authenticator: self)
     }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        switch Self.access(method: request.method, path: request.uri.path) {
-        case .open:
-            break
+    func check(_ access: RouteAccess, _ request: Request) throws {
+        switch access {
         case .metrics:
             if let metricsToken {
                 let presented = bearer(request)
@@ -46,7 +38,7 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
                 }
             }
         case .role(let required):
-            guard !tokens.isEmpty else { break }
+            guard !tokens.isEmpty else { return }
             guard let presented = bearer(request) else {
                 throw unauthorized("missing Authorization: Bearer <token>")
             }
@@ -55,7 +47,6 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
                 throw APIError(.forbidden, "this token has the \(role.rawValue) role; the route needs \(required.rawValue)")
             }
         }
-        return try await next(request, context)
     }
 
     private func unauthorized(_ message: String) -> APIError {
@@ -76,6 +67,17 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
             if found == nil || entry.role == .admin { found = entry.role }
         }
         return found
+    }
+}
+
+/// Checks a route's access before its handler runs.
+struct RequireAccess<Context: RequestContext>: RouterMiddleware {
+    let access: RouteAccess
+    let authenticator: TokenAuthenticator
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try authenticator.check(access, request)
+        return try await next(request, context)
     }
 }
 
