@@ -7,13 +7,13 @@ import TokenMeterCore
 public final class SQLiteStore: UsageStore {
     public typealias Synchronous = SynchronousMode
 
-    public let pool: DatabasePool
+    package let pool: DatabasePool
     /// The columns a record is inserted with, in the order of the store's INSERT.
-    public static var usageRecordColumns: [String] { RecordRow.columns }
+    package static var usageRecordColumns: [String] { RecordRow.columns }
 
     /// Binds a record to a prepared INSERT of `usageRecordColumns` as the store does (for the
     /// benchmark's raw-SQLite reference). The user ordinal is the store's dictionary id of `userID`.
-    public static func bindUsageRecord(_ record: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, to statement: OpaquePointer) {
+    package static func bindUsageRecord(_ record: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, to statement: OpaquePointer) {
         RecordRow.bind(record, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs, to: statement)
     }
     public let path: String
@@ -82,7 +82,7 @@ public final class SQLiteStore: UsageStore {
     }
 
     /// The synchronous level read back through the writer connection (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA).
-    public func synchronousLevel() async throws -> Int {
+    package func synchronousLevel() async throws -> Int {
         try await pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
     }
 

@@ -141,9 +141,3 @@ struct FieldReader {
         return true
     }
 }
-
-public struct NormalizationError: Error, Equatable, Sendable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
