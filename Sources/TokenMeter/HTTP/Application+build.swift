@@ -22,7 +22,10 @@ public struct AppComponents: Sendable {
 
     /// With any store behind the protocol (tests inject faults this way).
     public static func open(config: ServerConfig, store: any UsageStore, now: @escaping @Sendable () -> Date = Date.init) async throws -> AppComponents {
-        let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store)
+        // Run-time credits_per_operation changes (admin API) over the configuration file's map.
+        let changedCredits = try await (store as? any OperationCreditsRepository)?.loadOperationCredits() ?? [:]
+        let credits = OperationCredits(configured: config.creditsPerOperation, changedMicro: changedCredits)
+        let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store, credits: credits)
         let metrics = UsageMetrics(limits: config.metricsLimits)
         for totals in try await store.lifetimeTotals() { metrics.add(totals) }
         metrics.setPending(try await store.pendingCounts().map { ($0.service, $0.operation, $0.model, $0.count) })
@@ -49,6 +52,8 @@ public func buildRouter(_ components: AppComponents) -> Router<BasicRequestConte
     TracesController(pipeline: components.pipeline, bodyLimit: components.config.bodyLimitBytes,
                      bodyTimeout: components.config.bodyTimeout).addRoutes(to: router)
     router.addRoutes(PricesController(pricing: components.pricing, bodyTimeout: components.config.bodyTimeout).endpoints, atPath: "/v1/prices")
+    router.addRoutes(CreditsController(credits: components.pricing.credits, repository: components.store as? any OperationCreditsRepository,
+                                       bodyTimeout: components.config.bodyTimeout).endpoints, atPath: "/v1/credits")
     ReportsController(source: components.store, config: components.config, pricing: components.pricing,
                       gate: ReportGate(limit: components.config.maxConcurrentReports)).addRoutes(to: router)
     return router

@@ -23,10 +23,10 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         if path == "/v1/usage" || path.hasPrefix("/v1/usage/") { return .role(.ingest) }
         // OTLP/HTTP signals: exporters carry the ingest token (OTEL_EXPORTER_OTLP_HEADERS).
         if path == "/v1/traces" || path == "/v1/metrics" || path == "/v1/logs" { return .role(.ingest) }
-        if path == "/v1/prices" || path.hasPrefix("/v1/prices/") {
+        if path == "/v1/prices" || path.hasPrefix("/v1/prices/") || path == "/v1/credits" || path.hasPrefix("/v1/credits/") {
             return method == .get ? .role(.read) : .role(.admin)
         }
-        if path.hasPrefix("/v1/reports") || path.hasPrefix("/v1/users/") { return .role(.read) }
+        if path.hasPrefix("/v1/reports") || path.hasPrefix("/v1/users/") || path.hasPrefix("/v1/resources/") { return .role(.read) }
         return .role(.read)
     }
 

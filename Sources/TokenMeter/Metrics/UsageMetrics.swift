@@ -10,6 +10,8 @@ public struct UsageTotals: Sendable, Equatable {
     public var model: String
     public var status: RecordStatus
     public var errorType: String?
+    /// The records' `resource_type` ("" for none): `tokenmeter_resource_cost_usd_total`'s label.
+    public var resourceType = ""
     public var requests: Int64 = 0
     public var tokens = TokenCounts()
     public var costNanoUSD: Int64 = 0
@@ -30,6 +32,7 @@ public struct UsageTotals: Sendable, Equatable {
         self.init(service: record.record.service, operation: record.record.operation, category: record.category.rawValue,
                   provider: record.provider, model: record.model, status: record.record.status,
                   errorType: record.record.status == .error ? (record.record.errorType ?? "unknown") : nil)
+        resourceType = record.record.resourceType ?? ""
         requests = 1
         tokens = record.record.tokens
         costNanoUSD = record.costNanoUSD
@@ -160,6 +163,8 @@ public final class UsageMetrics: Sendable {
         if t.reasoning > 0 { handles.usage.reasoning.increment(by: t.reasoning) }
         if totals.costNanoUSD > 0 { handles.usage.cost.increment(by: Money.usd(fromNano: totals.costNanoUSD)) }
         if totals.creditsMicro > 0 { handles.usage.credits.increment(by: Money.value(fromMicro: totals.creditsMicro)) }
+        handles.resourceRequests.increment(by: totals.requests)
+        if totals.costNanoUSD > 0 { handles.resourceCost.increment(by: Money.usd(fromNano: totals.costNanoUSD)) }
         if let errors = handles.errors { errors.increment(by: totals.requests) }
         if let unpriced = handles.unpriced, totals.unpricedRequests > 0 { unpriced.increment(by: totals.unpricedRequests) }
         if let histogram = handles.duration {
