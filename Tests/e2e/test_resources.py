@@ -102,6 +102,8 @@ def test_pipeline_run_report_equals_the_sum_of_its_calls(server_factory, tmp_pat
     text = http_request(server.port, "GET", "/v1/reports/summary?range=24h&group_by=resource&format=csv").text
     csv_row = next(row for row in csv.DictReader(io.StringIO(text)) if row["resource"] == "pipeline_run/8812")
     assert int(csv_row["cost_nano_usd"]) == cost
+    run_csv = dict(csv.reader(io.StringIO(http_request(server.port, "GET", "/v1/resources/pipeline_run/8812/usage?format=csv").text)))
+    assert int(run_csv["cost_nano_usd"]) == cost and run_csv["users.0"] == "artist-7" and run_csv["by_model.4.model"] == ""
     cli = subprocess.run([binary_path(), "report", "--db", str(server.db_path), "--range", "24h", "--group-by", "resource",
                           "--resource-type", "pipeline_run", "--limit", "10", "--format", "json"],
                          capture_output=True, text=True, timeout=60)
