@@ -9,9 +9,11 @@ public final class OperationCredits: Sendable {
     private struct State {
         var configured: [String: Int64]
         var changed: [String: Int64]
+        var generation = 0
     }
 
     private let state: Mutex<State>
+    private let applied = Atomic<Int>(0)
 
     /// Credits as numbers (the configuration's unit); kept internally as exact micro-credits.
     public init(configured: [String: Double] = [:], changedMicro: [String: Int64] = [:]) {
@@ -35,6 +37,25 @@ public final class OperationCredits: Sendable {
     /// the configuration file's value, if it has one.
     public func set(_ operation: String, creditsMicro: Int64?) {
         state.withLock { $0.changed[operation] = creditsMicro }
+    }
+
+    /// Persists a change, then takes every persisted change back from the store, so concurrent
+    /// changes end up in memory as a restart would replay them (the reload that started last wins,
+    /// as for prices). Without a repository the change is made in memory only. A failed write changes nothing.
+    public func apply(_ operation: String, creditsMicro: Int64?, repository: (any OperationCreditsRepository)?) async throws {
+        guard let repository else {
+            set(operation, creditsMicro: creditsMicro)
+            return
+        }
+        try await repository.saveOperationCredits(operation, creditsMicro: creditsMicro)
+        let generation = applied.add(1, ordering: .relaxed).newValue
+        let all = try await repository.loadOperationCredits()
+        state.withLock { state in
+            if generation > state.generation {
+                state.changed = all
+                state.generation = generation
+            }
+        }
     }
 
     /// A 400 message for a value the map cannot hold, or nil.

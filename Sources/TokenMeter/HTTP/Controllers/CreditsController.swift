@@ -41,9 +41,7 @@ struct CreditsController<Context: RequestContext> {
         if let problem = OperationCredits.problem(operation: operation, credits: value.credits) {
             throw APIError(.badRequest, problem)
         }
-        let micro = Money.micro(from: value.credits)
-        try await repository?.saveOperationCredits(operation, creditsMicro: micro)
-        credits.set(operation, creditsMicro: micro)
+        try await credits.apply(operation, creditsMicro: Money.micro(from: value.credits), repository: repository)
         return JSONResponse.make(CreditsResponse(credits_per_operation: credits.effective, changed: credits.changed))
     }
 
@@ -53,8 +51,7 @@ struct CreditsController<Context: RequestContext> {
         guard credits.changed[operation] != nil else {
             throw APIError(.notFound, "operation '\(operation.prefix(64))' has no run-time credits_per_operation value")
         }
-        try await repository?.saveOperationCredits(operation, creditsMicro: nil)
-        credits.set(operation, creditsMicro: nil)
+        try await credits.apply(operation, creditsMicro: nil, repository: repository)
         return JSONResponse.make(CreditsResponse(credits_per_operation: credits.effective, changed: credits.changed))
     }
 
