@@ -13,6 +13,7 @@ enum RecordRow {
         "cost_nano", "cost_source", "caller_cost_nano", "price_version", "unpriced", "credits_micro",
         "caller_credits_micro", "duration_us", "error_type", "error_message", "metadata", "user_ordinal",
         "cache_write_1h_tokens", "router_cost_nano", "unrecognized_usage", "price_match", "unpriced_reason",
+        "resource_type", "resource_id", "tags",
     ]
 
     static let insertSQL = """
@@ -53,6 +54,7 @@ enum RecordRow {
         text(r.errorType); text(r.errorMessage); text(r.metadataJSON); int(userOrdinal)
         int(r.tokens.cacheWrite1h); int(r.routerCostNanoUSD); text(unrecognizedJSON(r.unrecognizedUsage))
         text(p.priceMatch); text(p.unpricedReason)
+        text(r.resourceType); text(r.resourceID); text(ResourceFields.json(r.tags))
         assert(Int(index) == columns.count)
     }
 
@@ -110,7 +112,8 @@ enum RecordRow {
             callerCostNanoUSD: row["caller_cost_nano"], creditsMicro: row["caller_credits_micro"],
             durationMs: durationMicros.map { Double($0) / 1000 }, errorType: row["error_type"],
             errorMessage: row["error_message"], metadataJSON: row["metadata"],
-            unrecognizedUsage: unrecognized(fromJSON: row["unrecognized_usage"]), routerCostNanoUSD: row["router_cost_nano"]
+            unrecognizedUsage: unrecognized(fromJSON: row["unrecognized_usage"]), routerCostNanoUSD: row["router_cost_nano"],
+            resourceType: row["resource_type"], resourceID: row["resource_id"], tags: ResourceFields.tags(fromJSON: row["tags"])
         )
     }
 }

@@ -5,15 +5,21 @@ extension ReportDimension {
     var rawColumn: String {
         switch self {
         case .user: "user_id"
+        case .resource: Self.resourceExpression
         default: rawValue
         }
     }
 
-    /// The raw-table expression grouped on (no user or plan reads as "").
+    /// `TYPE/ID`: a type never contains '/', so the first '/' splits it.
+    static let resourceExpression = "(CASE WHEN resource_type IS NULL THEN '' ELSE resource_type || '/' || resource_id END)"
+
+    /// The raw-table expression grouped on (no user, plan or resource reads as "").
     var rawGroupExpression: String {
         switch self {
         case .user: "coalesce(user_id, '')"
         case .plan: "coalesce(plan, '')"
+        case .resourceType: "coalesce(resource_type, '')"
+        case .resource: Self.resourceExpression
         default: rawValue
         }
     }

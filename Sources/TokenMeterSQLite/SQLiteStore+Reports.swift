@@ -27,11 +27,24 @@ extension SQLiteStore {
         var arguments: [any DatabaseValueConvertible] = []
         for dimension in ReportDimension.allCases {
             guard let values = query.filters[dimension], !values.isEmpty else { continue }
-            let column = raw ? dimension.rawColumn : dimension.rawValue
+            // No resource type is NULL in raw records and '' in rollups.
+            let column = raw && dimension == .resourceType && values.contains("") ? dimension.rawGroupExpression
+                : raw ? dimension.rawColumn : dimension.rawValue
             clauses.append("\(column) IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
             arguments += values.map { $0 as any DatabaseValueConvertible }
         }
         if raw && query.unpricedOnly { clauses.append("unpriced = 1") }
+        if raw, let ids = query.resourceIDs {
+            clauses.append("resource_id IN (\(ids.map { _ in "?" }.joined(separator: ", ")))")
+            arguments += ids.map { $0 as any DatabaseValueConvertible }
+        }
+        if raw {
+            // Keys are letters, digits and `_ . : -` (checked when parsed): quoted in the JSON path.
+            for (key, value) in query.tags.sorted(by: { $0.key < $1.key }) {
+                clauses.append("json_extract(tags, ?) = ?")
+                arguments += ["$.\"\(key)\"", value]
+            }
+        }
         return (clauses.map { " AND \($0)" }.joined(), arguments)
     }
 

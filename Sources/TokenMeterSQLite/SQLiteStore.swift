@@ -189,9 +189,9 @@ public final class SQLiteStore: UsageStore {
     private static let rollupUpsertSQL: [Granularity: String] = StoreSchema.rollupTables.mapValues { table in
         let figures = StoreSchema.figureColumns
         return """
-            INSERT INTO \(table) (bucket, service, operation, category, provider, model, status, \(figures.joined(separator: ", ")))
-            VALUES (?, ?, ?, ?, ?, ?, ?, \(figures.map { _ in "?" }.joined(separator: ", ")))
-            ON CONFLICT (bucket, service, operation, category, provider, model, status) DO UPDATE SET
+            INSERT INTO \(table) (bucket, service, operation, category, provider, model, status, resource_type, \(figures.joined(separator: ", ")))
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, \(figures.map { _ in "?" }.joined(separator: ", ")))
+            ON CONFLICT (bucket, service, operation, category, provider, model, status, resource_type) DO UPDATE SET
             \(figures.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", "))
             """
     }
@@ -205,7 +205,7 @@ public final class SQLiteStore: UsageStore {
         }
         for (key, value) in aggregate.rollups {
             let d = aggregate.dimensions[key.dimension]
-            var arguments: [(any DatabaseValueConvertible)?] = [key.bucket, d.service, d.operation, d.category, d.provider, d.model, d.status]
+            var arguments: [(any DatabaseValueConvertible)?] = [key.bucket, d.service, d.operation, d.category, d.provider, d.model, d.status, d.resourceType]
             arguments += value.columnValues.map { $0 as (any DatabaseValueConvertible)? }
             try statements[key.granularity]!.execute(arguments: StatementArguments(arguments))
         }
@@ -213,9 +213,9 @@ public final class SQLiteStore: UsageStore {
         let lifetime = try db.cachedStatement(sql: """
             INSERT INTO lifetime_totals (service, operation, category, provider, model, status, error_type, requests,
                 input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nano,
-                credits_micro, unpriced_requests)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (service, operation, category, provider, model, status, error_type) DO UPDATE SET
+                credits_micro, unpriced_requests, resource_type)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (service, operation, category, provider, model, status, error_type, resource_type) DO UPDATE SET
                 requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
                 cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
                 cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
@@ -229,7 +229,7 @@ public final class SQLiteStore: UsageStore {
             try lifetime.execute(arguments: [totals.service, totals.operation, totals.category, totals.provider, totals.model,
                                              totals.status.rawValue, totals.errorType ?? "", totals.requests, t.input,
                                              t.cachedInput, t.cacheWrite, t.output, t.reasoning, totals.costNanoUSD,
-                                             totals.creditsMicro, totals.unpricedRequests])
+                                             totals.creditsMicro, totals.unpricedRequests, totals.resourceType])
         }
     }
 
@@ -243,6 +243,7 @@ public final class SQLiteStore: UsageStore {
                                          provider: row["provider"], model: row["model"],
                                          status: RecordStatus(rawValue: row["status"]) ?? .success,
                                          errorType: errorType.isEmpty ? nil : errorType)
+                totals.resourceType = row["resource_type"] ?? ""
                 totals.requests = row.sum("requests")
                 totals.tokens = TokenCounts(input: row.sum("input_tokens"), cachedInput: row.sum("cached_input_tokens"),
                                             cacheWrite: row.sum("cache_write_tokens"), output: row.sum("output_tokens"),

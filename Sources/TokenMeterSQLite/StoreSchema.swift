@@ -173,6 +173,7 @@ enum StoreSchema {
                 CREATE INDEX usage_records_unrecognized ON usage_records(ts) WHERE unrecognized_usage IS NOT NULL;
                 """)
         }
+        registerResources(&migrator)
         return migrator
     }
 }

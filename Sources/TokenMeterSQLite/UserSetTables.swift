@@ -24,23 +24,30 @@ enum UserSetTables {
         return data
     }
 
-    private static let upsertSQL: [Granularity: String] = StoreSchema.userSetTables.mapValues { table in
-        """
-        INSERT INTO \(table) (bucket, service, operation, category, provider, model, status, paying, chunk, members)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (bucket, service, operation, category, provider, model, status, paying, chunk) DO UPDATE SET
-            members = \(unionFunction)(members, excluded.members)
-            WHERE NOT \(containsFunction)(members, excluded.members)
-        """
+    /// `legacy`: the tables as migration v2 made them (no `resource_type` key, added by v8).
+    private static func upsertSQL(_ granularity: Granularity, legacy: Bool) -> String {
+        let table = StoreSchema.userSetTables[granularity]!
+        let keys = "bucket, service, operation, category, provider, model, status" + (legacy ? "" : ", resource_type")
+        return """
+            INSERT INTO \(table) (\(keys), paying, chunk, members)
+            VALUES (?, ?, ?, ?, ?, ?, ?, \(legacy ? "" : "?, ")?, ?, ?)
+            ON CONFLICT (\(keys), paying, chunk) DO UPDATE SET
+                members = \(unionFunction)(members, excluded.members)
+                WHERE NOT \(containsFunction)(members, excluded.members)
+            """
     }
 
-    static func write(_ aggregate: UserSetAggregate, dimensions: DimensionTable, _ db: Database) throws {
+    private static let upserts = Dictionary(uniqueKeysWithValues: StoreSchema.userSetTables.keys.map { ($0, upsertSQL($0, legacy: false)) })
+
+    static func write(_ aggregate: UserSetAggregate, dimensions: DimensionTable, _ db: Database, legacy: Bool = false) throws {
         for (key, set) in aggregate.sets {
-            let statement = try db.cachedStatement(sql: upsertSQL[key.granularity]!)
+            let statement = try db.cachedStatement(sql: legacy ? upsertSQL(key.granularity, legacy: true) : upserts[key.granularity]!)
             let d = dimensions[key.dimension]
             for (chunk, data) in set.encodedChunks {
-                try statement.execute(arguments: [key.bucket, d.service, d.operation, d.category, d.provider, d.model,
-                                                  d.status, key.paying, chunk, data])
+                var arguments: [any DatabaseValueConvertible] = [key.bucket, d.service, d.operation, d.category, d.provider, d.model, d.status]
+                if !legacy { arguments.append(d.resourceType) }
+                arguments += [key.paying, chunk, data] as [any DatabaseValueConvertible]
+                try statement.execute(arguments: StatementArguments(arguments))
             }
         }
     }
@@ -67,12 +74,12 @@ enum UserSetTables {
             aggregate.add(row[8], at: row[0], dimension: dimension, paying: (row[7] as Bool?) == true)
             pending += 1
             if pending == 100_000 {
-                try write(aggregate, dimensions: dimensions, db)
+                try write(aggregate, dimensions: dimensions, db, legacy: true)
                 aggregate = UserSetAggregate()
                 pending = 0
             }
         }
-        try write(aggregate, dimensions: dimensions, db)
+        try write(aggregate, dimensions: dimensions, db, legacy: true)
     }
 
     /// Adds the users of one plan segment to `groups`, keyed by the query's `groupBy` values.

@@ -22,7 +22,9 @@ struct IngestCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try options.load()
         let store = try StoreOpening.open(config)
-        let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store)
+        // credits_per_operation as the server charges it: the config file's map under the run-time changes.
+        let credits = OperationCredits(configured: config.creditsPerOperation, changedMicro: try await store.loadOperationCredits())
+        let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store, credits: credits)
         var backfill = Backfill(store: store, pricing: pricing,
                                 normalizer: RecordNormalizer(maxAge: Double(config.retention.rawDays) * 86400))
         backfill.batchSize = max(1, batchSize)

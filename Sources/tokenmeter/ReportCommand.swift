@@ -15,7 +15,7 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(name: .long, help: "1h, 24h, today, 7d, 30d, 90d or mtd (default 24h).") var range: String?
     @Option(name: .long, help: "RFC 3339 start (inclusive).") var from: String?
     @Option(name: .long, help: "RFC 3339 end (exclusive, default now).") var to: String?
-    @Option(name: .long, help: "Comma list of service, operation, category, provider, model, status, user, plan.") var groupBy: String?
+    @Option(name: .long, help: "Comma list of service, operation, category, provider, model, status, user, plan, resource_type, resource.") var groupBy: String?
     @Option(name: .long, help: "Top N groups by cost; the rest is summed as 'other'.") var limit: Int?
     @Option(name: .long, help: "IANA time zone for day boundaries (default TOKENMETER_TZ or UTC).") var tz: String?
     @Option(name: .long, help: "Report cost also in this configured currency.") var currency: String?
@@ -28,6 +28,10 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(name: .long) var status: String?
     @Option(name: .long) var user: String?
     @Option(name: .long) var plan: String?
+    @Option(name: .long, help: "Only this resource type (comma list), e.g. pipeline_run.") var resourceType: String?
+    @Option(name: .long, help: "Only these resources, TYPE/ID (comma list).") var resource: String?
+    @Option(name: .long, help: "Only these resource ids (comma list).") var resourceId: String?
+    @Option(name: .long, help: "Only records with this tag, KEY=VALUE (repeatable; all must match).") var tag: [String] = []
     @Flag(name: .long, help: "Yesterday in the configured time zone: totals, top models and operations, unit economics, unpriced models.") var daily = false
 
     func run() async throws {
@@ -43,8 +47,13 @@ struct ReportCommand: AsyncParsableCommand {
         for (key, value) in [("range", range), ("from", from), ("to", to), ("group_by", groupBy), ("limit", limit.map(String.init)),
                              ("tz", tz), ("currency", currency), ("service", self.service), ("operation", operation),
                              ("category", category), ("provider", provider), ("model", model), ("status", status),
-                             ("user", user), ("plan", plan)] {
+                             ("user", user), ("plan", plan), ("resource_type", resourceType), ("resource", resource),
+                             ("resource_id", resourceId)] {
             if let value { query[key] = value }
+        }
+        for item in tag {
+            guard let equals = item.firstIndex(of: "=") else { throw ValidationError("--tag: '\(item)' must be KEY=VALUE") }
+            query[ReportParameters.tagPrefix + item[..<equals]] = String(item[item.index(after: equals)...])
         }
         if daily {
             let zone = tz.flatMap(TimeZone.init(identifier:)) ?? config.timeZone

@@ -261,6 +261,13 @@ def cmd_send(a):
             spec = rng.choice(SERVICES)
             status = "error" if rng.random() < 0.08 else "success"
             batch.append(make_record(rng, f"r{rnd}-{i}", spec, status))
+        for i, r in enumerate(batch):   # units of work: the resource_type panels
+            if i % 3 == 0:
+                r["pipeline_run_id"] = f"run-{rnd}-{i % 2}"
+            elif i % 3 == 1 and r["service"] == "bot":
+                r["session_id"] = f"s-{i % 4}"
+        batch.append({"id": f"wf{rnd}", "service": "automation", "operation": "workflow_execution", "category": "other",
+                      "credits": 0.001, "resource_type": "workflow", "resource_id": f"w-{rnd % 3}"})  # no model
         if rnd % 2 == 1:   # records the ingest API must reject
             batch.append({"id": f"bad{rnd}-1", "service": "bot", "model": "gpt-4o-mini", "provider": "openai",
                           "input_tokens": 10, "output_tokens": 5})                     # no operation

@@ -30,7 +30,9 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             guard case .success(let priced) = element.flatMap(Fuzz.normalizer.normalize).flatMap(Fuzz.pricing.priceWithinLimits) else { continue }
             let t = priced.record.tokens
             precondition(t.input >= 0 && t.cachedInput >= 0 && t.cacheWrite >= 0 && t.reasoning <= t.output)
-            precondition(priced.costNanoUSD >= 0 && priced.creditsMicro >= 0 && !priced.model.isEmpty)
+            precondition(priced.costNanoUSD >= 0 && priced.creditsMicro >= 0)
+            // Only a metered action (category other, no model) has an empty model; it is never unpriced.
+            precondition(!priced.model.isEmpty || (priced.category == .other && priced.costSource != .unpriced))
         }
         if case .success(let value) = JSONValue.parse(bytes) { _ = Fuzz.normalizer.normalizeCompletion(value) }
     }

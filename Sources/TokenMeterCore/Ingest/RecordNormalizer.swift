@@ -58,9 +58,14 @@ public struct RecordNormalizer: Sendable {
         }
         let category = try readCategory(&r)
         let provider = try r.string("provider")?.lowercased()
-        guard let model = try r.string("model", "model_id", "ai_model", "model_version", "modelVersion") else {
-            throw NormalizationError("model: required (or model_id, ai_model, model_version)")
+        // A metered action without a model (`category: other`) is stored with model ""; pricing
+        // then needs its credits or cost (or the operation's configured credits).
+        let givenModel = try r.string("model", "model_id", "ai_model", "model_version", "modelVersion")
+        guard let model = givenModel ?? (category == .other ? "" : nil) else {
+            throw NormalizationError("model: required (or model_id, ai_model, model_version); only a metered action with category \"other\" and credits or cost_usd may omit it")
         }
+        let resource = try ResourceFields.read(&r)
+        let tags = try ResourceFields.readTags(&r)
         let status = try readStatus(&r)
         var extras = UsageExtras()
         let tokens = try readTokens(&r, object: object, extras: &extras)
@@ -78,7 +83,8 @@ public struct RecordNormalizer: Sendable {
             category: category, provider: provider, model: model, status: status, tokens: tokens,
             units: units, callerCostNanoUSD: cost, creditsMicro: credits, durationMs: duration,
             errorType: errorType, errorMessage: errorMessage, metadataJSON: metadata,
-            unrecognizedUsage: extras.unrecognized, routerCostNanoUSD: routerCost.map { Money.nanoUSD(fromUSD: $0) }
+            unrecognizedUsage: extras.unrecognized, routerCostNanoUSD: routerCost.map { Money.nanoUSD(fromUSD: $0) },
+            resourceType: resource?.type, resourceID: resource?.id, tags: tags
         )
     }
 

@@ -7,7 +7,9 @@ public enum CostCalculator {
     /// its price is valid at the record's time (then the record is unpriced but named canonically).
     /// `rule`: how the name resolved; `unmatchedReason`: why there is no entry when `entry` is nil.
     public static func price(_ record: UsageRecord, entry: PriceEntry?, canonicalModel: String? = nil,
-                             rule: MatchRule? = nil, unmatchedReason: String? = nil) -> PricedRecord {
+                             rule: MatchRule? = nil, unmatchedReason: String? = nil,
+                             operationCreditsMicro: Int64? = nil) -> PricedRecord {
+        if record.isModelless { return meteredAction(record, operationCreditsMicro: operationCreditsMicro) }
         var costSource = CostSource.unpriced
         var cost: Int64 = 0
         var reason: String?
@@ -32,14 +34,27 @@ public enum CostCalculator {
             costNanoUSD: cost,
             costSource: costSource,
             priceVersion: costSource == .unpriced ? nil : entry?.version,
-            creditsMicro: record.creditsMicro ?? entry.flatMap { defaultCredits(units: record.units, entry: $0) } ?? 0,
+            creditsMicro: record.creditsMicro ?? entry.flatMap { defaultCredits(units: record.units, entry: $0) } ?? operationCreditsMicro ?? 0,
             dailyLimit: entry?.dailyLimit
         )
         switch costSource {
         case .caller: priced.priceMatch = "caller"
         case .catalog: priced.priceMatch = rule?.rawValue ?? MatchRule.exact.rawValue
         case .unpriced: priced.unpricedReason = reason
+        case .metered: break
         }
+        return priced
+    }
+
+    /// A record without a model (`category: other`): its cost is the caller's `cost_usd`, else 0
+    /// (`metered`, never unpriced); its credits the record's, else the operation's configured ones.
+    /// Model and provider stay "" unless given, so reports show it under its operation.
+    static func meteredAction(_ record: UsageRecord, operationCreditsMicro: Int64?) -> PricedRecord {
+        var priced = PricedRecord(
+            record: record, model: "", provider: record.provider ?? "", category: record.category ?? .other,
+            costNanoUSD: record.callerCostNanoUSD ?? 0, costSource: record.callerCostNanoUSD == nil ? .metered : .caller,
+            priceVersion: nil, creditsMicro: record.creditsMicro ?? operationCreditsMicro ?? 0, dailyLimit: nil)
+        priced.priceMatch = record.callerCostNanoUSD == nil ? "metered" : "caller"
         return priced
     }
 

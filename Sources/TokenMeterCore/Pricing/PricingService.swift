@@ -58,18 +58,22 @@ public final class PricingService: Sendable {
     }
 
     private let state: Mutex<State>
+    /// `credits_per_operation`: credits of a record that carries none and whose model has no `credits_per_unit`.
+    public let credits: OperationCredits
     private let repository: (any PriceChangeRepository)?
     private let applied = Atomic<Int>(0)
     private static let resolveCacheLimit = 50_000
 
     public init(base: [PriceEntry], changes: [PriceChange] = [], repository: (any PriceChangeRepository)? = nil,
-                fileEntries: [PriceEntry] = [], shippedVersion: String? = nil) {
+                fileEntries: [PriceEntry] = [], shippedVersion: String? = nil, credits: OperationCredits = OperationCredits()) {
         self.state = Mutex(State(base: base, fileEntries: fileEntries, shippedVersion: shippedVersion, changes: changes))
+        self.credits = credits
         self.repository = repository
     }
 
     /// Loads the shipped catalog, an optional operator catalog file over it, then the persisted changes.
-    public static func load(catalogFile: String?, repository: (any PriceChangeRepository)?) async throws -> PricingService {
+    public static func load(catalogFile: String?, repository: (any PriceChangeRepository)?,
+                            credits: OperationCredits = OperationCredits()) async throws -> PricingService {
         let shipped = try DefaultCatalog.file()
         var fileEntries: [PriceEntry] = []
         if let catalogFile {
@@ -77,7 +81,7 @@ public final class PricingService: Sendable {
         }
         let changes = try await repository?.loadPriceChanges() ?? []
         return PricingService(base: shipped.models, changes: changes, repository: repository,
-                              fileEntries: fileEntries, shippedVersion: shipped.catalog_version)
+                              fileEntries: fileEntries, shippedVersion: shipped.catalog_version, credits: credits)
     }
 
     /// The shipped layer (or its refresh), the imported entries and the models the operator changed.
@@ -107,6 +111,8 @@ public final class PricingService: Sendable {
     }
 
     public func price(_ record: UsageRecord) -> PricedRecord {
+        let operationCredits = credits.operationCreditsMicro(record.operation)
+        if record.isModelless { return CostCalculator.meteredAction(record, operationCreditsMicro: operationCredits) }
         let (lookup, entry): (PriceLookup, PriceEntry?) = state.withLock { state in
             let key = record.model
             let lookup: PriceLookup
@@ -125,7 +131,8 @@ public final class PricingService: Sendable {
             let first = state.withLock { $0.catalog.versions[resolution.model]?.first?.validFrom }
             reason = "no price of \(resolution.model) is valid at \(RFC3339.format(record.timestamp))" + (first.map { " (its first price is valid from \(RFC3339.format($0)))" } ?? "")
         }
-        return CostCalculator.price(record, entry: entry, canonicalModel: resolution?.model, rule: resolution?.rule, unmatchedReason: reason)
+        return CostCalculator.price(record, entry: entry, canonicalModel: resolution?.model, rule: resolution?.rule,
+                                    unmatchedReason: reason, operationCreditsMicro: operationCredits)
     }
 
     /// How `name` resolves in the live catalog (`GET /v1/prices/resolve`, `tokenmeter prices resolve`).
@@ -138,6 +145,10 @@ public final class PricingService: Sendable {
 
     /// Prices a record, rejecting a computed cost above the limit for one call (absurd units or prices).
     public func priceWithinLimits(_ record: UsageRecord) -> Result<PricedRecord, NormalizationError> {
+        if record.isModelless, record.status != .pending, record.callerCostNanoUSD == nil, record.creditsMicro == nil,
+           credits.operationCreditsMicro(record.operation) == nil {
+            return .failure(NormalizationError("model: missing, and a metered action without a model needs credits or cost_usd (or credits_per_operation configured for operation '\(record.operation.prefix(64))')"))
+        }
         let priced = price(record)
         let limit = Money.nanoUSD(fromUSD: RecordLimits.maxCostUSD)
         guard priced.costNanoUSD <= limit, priced.creditsMicro <= Money.micro(from: RecordLimits.maxCredits) else {

@@ -7,6 +7,9 @@ public enum CostSource: String, Sendable, Codable {
     case catalog
     /// No cost given and no price matched: cost 0, flagged unpriced.
     case unpriced
+    /// A metered action without a model and without `cost_usd`: it costs nothing, it is charged
+    /// credits (never unpriced: there is no price to find).
+    case metered
 }
 
 /// A record with its price resolved: what the store keeps and the metrics count.

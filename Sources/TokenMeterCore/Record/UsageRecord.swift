@@ -85,6 +85,11 @@ public struct UsageRecord: Sendable, Equatable {
     /// A router's own figure for the call (LiteLLM's `response_cost`, OpenRouter's `usage.cost`),
     /// kept beside tokenmeter's price; it never replaces it.
     public var routerCostNanoUSD: Int64?
+    /// The unit of work the call belongs to (`pipeline_run`, `session`, `workflow`…); both or neither.
+    public var resourceType: String?
+    public var resourceID: String?
+    /// A few key/value tags (`RecordLimits.maxTags`), stored and filterable, never metric labels.
+    public var tags: [String: String]
 
     public init(
         id: String = UUID().uuidString, idWasGiven: Bool = false, timestamp: Date, userID: String? = nil,
@@ -93,7 +98,7 @@ public struct UsageRecord: Sendable, Equatable {
         tokens: TokenCounts = TokenCounts(), units: UsageUnits = UsageUnits(), callerCostNanoUSD: Int64? = nil,
         creditsMicro: Int64? = nil, durationMs: Double? = nil, errorType: String? = nil,
         errorMessage: String? = nil, metadataJSON: String? = nil, unrecognizedUsage: [String: Int64] = [:],
-        routerCostNanoUSD: Int64? = nil
+        routerCostNanoUSD: Int64? = nil, resourceType: String? = nil, resourceID: String? = nil, tags: [String: String] = [:]
     ) {
         self.id = id
         self.idWasGiven = idWasGiven
@@ -117,7 +122,13 @@ public struct UsageRecord: Sendable, Equatable {
         self.metadataJSON = metadataJSON
         self.unrecognizedUsage = unrecognizedUsage
         self.routerCostNanoUSD = routerCostNanoUSD
+        self.resourceType = resourceType
+        self.resourceID = resourceID
+        self.tags = tags
     }
+
+    /// A metered action without a model (`category: other`, no `model`): stored with model "".
+    public var isModelless: Bool { model.isEmpty }
 }
 
 extension UsageRecord {
@@ -137,4 +148,11 @@ public enum RecordLimits {
     public static let maxCostUSD: Double = 1_000_000
     public static let maxCredits: Double = 1_000_000_000
     public static let maxDurationMs: Double = 1e12
+    /// `resource_type`: a short name (it is a rollup key and a guarded metric label).
+    public static let resourceTypeBytes = 64
+    public static let resourceIDBytes = 256
+    /// `tags`: at most this many, keys as short as a resource type, values up to `tagValueBytes`.
+    public static let maxTags = 16
+    public static let tagKeyBytes = 64
+    public static let tagValueBytes = 256
 }

@@ -3,16 +3,26 @@ import Foundation
 /// What reports group and filter by (CONTRACT section 4).
 public enum ReportDimension: String, Sendable, CaseIterable, Hashable {
     case service, operation, category, provider, model, status, user, plan
+    /// The record's `resource_type` ("" for none): a rollup key, exact for any range.
+    case resourceType = "resource_type"
+    /// One unit of work, `TYPE/ID` ("" for none): from raw records, like `user`.
+    case resource
 
-    /// Dimensions the rollup tables are keyed by; `user` and `plan` need raw records.
-    public var inRollups: Bool { self != .user && self != .plan }
+    /// Dimensions the rollup tables are keyed by; `user`, `plan` and `resource` need raw records.
+    public var inRollups: Bool { self != .user && self != .plan && self != .resource }
+
+    /// A `resource` key split into its type and id (nil for "", no resource).
+    public static func splitResource(_ key: String) -> (type: String, id: String)? {
+        guard let slash = key.firstIndex(of: "/") else { return nil }
+        return (String(key[..<slash]), String(key[key.index(after: slash)...]))
+    }
 }
 
 /// A question for the store: figures over [from, to), filtered, grouped.
 public struct FigureQuery: Sendable, Equatable {
     public static func == (a: FigureQuery, b: FigureQuery) -> Bool {
         a.from == b.from && a.to == b.to && a.groupBy == b.groupBy && a.filters == b.filters && a.unpricedOnly == b.unpricedOnly
-            && a.outwardEdges == b.outwardEdges
+            && a.outwardEdges == b.outwardEdges && a.resourceIDs == b.resourceIDs && a.tags == b.tags
     }
 
     public var from: Date
@@ -24,17 +34,25 @@ public struct FigureQuery: Sendable, Equatable {
     /// Past raw retention, whether each edge is rounded outward (a lone range) or to the nearest
     /// bucket (the inner edges of a timeseries, so its buckets never overlap).
     public var outwardEdges: (from: Bool, to: Bool) = (true, true)
+    /// `resource_id=`: only records of these resource ids (raw records).
+    public var resourceIDs: [String]?
+    /// `tag.KEY=VALUE`: only records whose tag KEY is VALUE, for every key given (raw records).
+    public var tags: [String: String]
 
     public init(from: Date, to: Date, groupBy: [ReportDimension] = [], filters: [ReportDimension: [String]] = [:],
-                unpricedOnly: Bool = false) {
+                unpricedOnly: Bool = false, resourceIDs: [String]? = nil, tags: [String: String] = [:]) {
         self.from = from
         self.to = to
         self.groupBy = groupBy
         self.filters = filters
         self.unpricedOnly = unpricedOnly
+        self.resourceIDs = resourceIDs
+        self.tags = tags
     }
 
-    package var needsRaw: Bool { unpricedOnly || groupBy.contains { !$0.inRollups } || filters.keys.contains { !$0.inRollups } }
+    package var needsRaw: Bool {
+        unpricedOnly || groupBy.contains { !$0.inRollups } || filters.keys.contains { !$0.inRollups } || resourceIDs != nil || !tags.isEmpty
+    }
 }
 
 /// Figures per group (the group key holds one value per `groupBy` dimension, in order).
@@ -107,6 +125,9 @@ public protocol ReportSource: Sendable {
     func unrecognizedUsage(from: Date, to: Date) async throws -> UnrecognizedUsage
     /// Why calls in [from, to) were unpriced, by model and reason, the most frequent first.
     func unpricedReasons(from: Date, to: Date, limit: Int) async throws -> [UnpricedReason]
+    /// When the completed records of resource `type`/`id` with timestamps in [from, to) ran, and
+    /// who made them (`GET /v1/resources/{type}/{id}/usage` besides its figures).
+    func resourceSpan(type: String, id: String, from: Date, to: Date) async throws -> ResourceSpan
 }
 
 /// Why calls were unpriced, by model: the reports' `unpriced.reasons`.

@@ -6,6 +6,9 @@ public struct ReportParameters: Sendable {
     public var to: Date
     public var groupBy: [ReportDimension] = []
     public var filters: [ReportDimension: [String]] = [:]
+    /// `resource_id=` (comma list) and `tag.KEY=VALUE` (exact values, every key must match).
+    public var resourceIDs: [String]?
+    public var tags: [String: String] = [:]
     public var limit: Int?
     public var timeZone: TimeZone
     public var currency: String?
@@ -18,25 +21,30 @@ public struct ReportParameters: Sendable {
 
     /// The query parameters each report takes; any other name is a 400 that lists these.
     public enum Endpoint: Sendable {
-        case summary, timeseries, economics, userUsage, monitoring
+        case summary, timeseries, economics, userUsage, monitoring, resourceUsage
 
         public var parameters: [String] {
             let common = ["range", "from", "to", "tz", "currency", "format"]
-            let filters = ReportDimension.allCases.map(\.rawValue) + ["user_id"]
+            let filters = ReportDimension.allCases.map(\.rawValue) + ["user_id", "resource_id", "tag.*"]
             switch self {
             case .summary: return common + ["group_by", "limit"] + filters
             case .timeseries: return common + ["group_by", "limit", "interval"] + filters
             case .economics: return common + ["limit"] + filters
             case .userUsage: return common + filters.filter { $0 != "user" && $0 != "user_id" }
             case .monitoring: return ["range", "tz", "format"]
+            case .resourceUsage: return common
             }
         }
     }
 
+    /// The prefix of a tag filter: `tag.KEY=VALUE`.
+    public static let tagPrefix = "tag."
+
     /// A 400 for the first parameter `endpoint` does not take, naming it and the valid ones.
     public static func checkNames(_ query: [String: String], _ endpoint: Endpoint) throws(ReportError) {
         let valid = endpoint.parameters
-        if let unknown = query.keys.sorted().first(where: { !valid.contains($0) }) {
+        let tagsAllowed = valid.contains("tag.*")
+        if let unknown = query.keys.sorted().first(where: { !valid.contains($0) && !(tagsAllowed && $0.hasPrefix(tagPrefix)) }) {
             throw ReportError("\(unknown): unknown parameter (valid: \(valid.joined(separator: ", ")))")
         }
     }
@@ -113,6 +121,16 @@ public struct ReportParameters: Sendable {
                 parameters.filters[dimension] = values.filter { seen.insert($0).inserted }
             }
         }
+        if let ids = query["resource_id"] {
+            parameters.resourceIDs = ids.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        for (name, value) in query where name.hasPrefix(tagPrefix) {
+            let key = String(name.dropFirst(tagPrefix.count))
+            guard ResourceFields.isName(key, maxBytes: RecordLimits.tagKeyBytes) else {
+                throw ReportError("\(name.prefix(80)): a tag key is \(ResourceFields.nameRule), 1 to \(RecordLimits.tagKeyBytes) bytes (tag.KEY=VALUE)")
+            }
+            parameters.tags[key] = value
+        }
         if let limit = query["limit"] {
             guard let value = Int(limit), value > 0 else { throw ReportError("limit: '\(limit)' must be a positive integer") }
             parameters.limit = value
@@ -143,7 +161,7 @@ public struct ReportParameters: Sendable {
     }
 
     package var figureQuery: FigureQuery {
-        var query = FigureQuery(from: from, to: to, groupBy: groupBy, filters: filters)
+        var query = FigureQuery(from: from, to: to, groupBy: groupBy, filters: filters, resourceIDs: resourceIDs, tags: tags)
         query.outwardEdges = outwardEdges
         return query
     }

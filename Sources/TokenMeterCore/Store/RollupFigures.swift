@@ -59,6 +59,8 @@ public struct RollupDimensions: Sendable, Hashable {
     public var provider: String
     public var model: String
     public var status: String
+    /// The record's `resource_type`, "" when it has none.
+    public var resourceType: String
 
     public init(_ record: PricedRecord) {
         service = record.record.service
@@ -67,15 +69,18 @@ public struct RollupDimensions: Sendable, Hashable {
         provider = record.provider
         model = record.model
         status = record.record.status.rawValue
+        resourceType = record.record.resourceType ?? ""
     }
 
-    public init(service: String, operation: String, category: String, provider: String, model: String, status: String) {
+    public init(service: String, operation: String, category: String, provider: String, model: String, status: String,
+                resourceType: String = "") {
         self.service = service
         self.operation = operation
         self.category = category
         self.provider = provider
         self.model = model
         self.status = status
+        self.resourceType = resourceType
     }
 }
 

@@ -9,6 +9,8 @@ public struct UsageTotals: Sendable, Equatable {
     public var model: String
     public var status: RecordStatus
     public var errorType: String?
+    /// The records' `resource_type` ("" for none): `tokenmeter_resource_cost_usd_total`'s label.
+    public var resourceType = ""
     public var requests: Int64 = 0
     public var tokens = TokenCounts()
     public var costNanoUSD: Int64 = 0
@@ -29,6 +31,7 @@ public struct UsageTotals: Sendable, Equatable {
         self.init(service: record.record.service, operation: record.record.operation, category: record.category.rawValue,
                   provider: record.provider, model: record.model, status: record.record.status,
                   errorType: record.record.status == .error ? (record.record.errorType ?? "unknown") : nil)
+        resourceType = record.record.resourceType ?? ""
         requests = 1
         tokens = record.record.tokens
         costNanoUSD = record.costNanoUSD

@@ -31,6 +31,7 @@ struct ConfigFile: Codable {
     var currency_rates: [String: Double]?
     var idle_timeout_seconds: Int?
     var credit_value_usd: Double?
+    var credits_per_operation: [String: Double]?
     var body_timeout_seconds: Int?
     var min_free_disk_mb: Int?
     var max_connections: Int?
@@ -121,6 +122,7 @@ public enum ConfigLoader {
         if let v = file.currency_rates { config.currencyRates = v }
         if let v = file.idle_timeout_seconds { config.idleTimeout = .seconds(v) }
         if let v = file.credit_value_usd { config.creditValueUSD = v }
+        if let v = file.credits_per_operation { config.creditsPerOperation = v }
         if let v = file.body_timeout_seconds { config.bodyTimeout = .seconds(v) }
         if let v = file.min_free_disk_mb { config.minFreeDiskBytes = Int64(v) * 1024 * 1024 }
         if let v = file.max_connections { config.maxConnections = v }

@@ -58,6 +58,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var currencyRates: [String: Double] = [:]
     /// What one internal credit is worth in USD, for margins (`credit_value_usd`); nil: margins in credits per USD only.
     public var creditValueUSD: Double?
+    /// Credits per record of an operation when the record carries none (`credits_per_operation`).
+    public var creditsPerOperation: [String: Double] = [:]
     public var idleTimeout = Duration.seconds(30)
     /// Time a client has to send a whole request body.
     public var bodyTimeout = Duration.seconds(30)
@@ -101,6 +103,11 @@ public struct ServerConfig: Sendable, Equatable {
         if queueCapacity < 1 || batchMaxRecords < 1 { problems.append("queue_capacity and batch_max_records must be positive") }
         for budget in budgets where !(budget.usd > 0) { problems.append("budget \(budget.name): usd must be positive") }
         for (currency, rate) in currencyRates where !(rate > 0) { problems.append("currency rate \(currency) must be positive") }
+        for (operation, credits) in creditsPerOperation.sorted(by: { $0.key < $1.key }) {
+            if let problem = OperationCredits.problem(operation: operation, credits: credits) {
+                problems.append("credits_per_operation.\(operation.prefix(64)): \(problem)")
+            }
+        }
         return problems
     }
 

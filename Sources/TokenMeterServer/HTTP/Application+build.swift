@@ -21,7 +21,9 @@ public struct AppComponents: Sendable {
     /// store's lifetime totals so `increase()` across a restart is exact. The store is opened by the
     /// caller (the CLI picks the backend; tests inject faults this way).
     public static func open(config: ServerConfig, store: any UsageStore, now: @escaping WallClock = Date.init) async throws -> AppComponents {
-        let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store)
+        // Run-time credits_per_operation changes (admin API) over the configuration file's map.
+        let credits = OperationCredits(configured: config.creditsPerOperation, changedMicro: try await store.loadOperationCredits())
+        let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store, credits: credits)
         let metrics = UsageMetrics(limits: config.metricsLimits)
         for totals in try await store.lifetimeTotals() { metrics.add(totals) }
         metrics.setPending(try await store.pendingCounts())
@@ -51,6 +53,8 @@ public func buildRouter(_ components: AppComponents) -> Router<BasicRequestConte
     for routes in PricesController<BasicRequestContext>(pricing: components.pricing, bodyTimeout: components.config.bodyTimeout, auth: auth, now: components.now).endpoints {
         router.addRoutes(routes, atPath: "/v1/prices")
     }
+    router.addRoutes(CreditsController(credits: components.pricing.credits, repository: components.store,
+                                       bodyTimeout: components.config.bodyTimeout, auth: auth).endpoints, atPath: "/v1/credits")
     ReportsController(source: components.store, config: components.config, pricing: components.pricing,
                       gate: ReportGate(limit: components.config.maxConcurrentReports), auth: auth, now: components.now).addRoutes(to: router)
     return router

@@ -36,6 +36,10 @@ enum MetricNames {
     static let pendingExpired = "tokenmeter_pending_expired_total"
     static let unrecognizedUsage = "tokenmeter_unrecognized_usage_total"
     static let routerCostMismatch = "tokenmeter_router_cost_mismatch_total"
+    static let resourceCost = "tokenmeter_resource_cost_usd_total"
+    static let resourceRequests = "tokenmeter_resource_requests_total"
+    /// The `resource_type` label of calls that carry none.
+    static let noResourceType = "(none)"
 
     /// 0.01 · 2ⁿ seconds, n = 0…16: 10 ms to 655.36 s.
     static let durationBuckets: [Double] = (0...16).map { 0.01 * Double(1 << $0) }
@@ -64,6 +68,8 @@ enum MetricNames {
         queueCapacity: "Records the write queue holds before ingest answers 503.",
         unrecognizedUsage: "Records accepted with a non-zero count in a usage field tokenmeter does not understand, by provider and field.",
         routerCostMismatch: "Records whose router-reported cost (LiteLLM response_cost, OpenRouter usage.cost) differs from tokenmeter's catalog price by more than 5 %.",
+        resourceCost: "Cost of AI calls and metered actions in USD, by resource_type only ((none): calls without one); guarded.",
+        resourceRequests: "AI calls and metered actions, by resource_type only ((none): calls without one); guarded.",
         ingestRefused: "Ingest requests answered 503 (nothing stored), by reason: queue_full, store_error, shutting_down.",
         storeReady: "1 when the store takes writes now (what /readyz answers), else 0.",
         storeLastSuccess: "Unix time of the last successful store write (a batch, a completion or the readiness probe).",

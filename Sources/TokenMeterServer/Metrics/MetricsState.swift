@@ -12,6 +12,9 @@ struct RecordHandles {
     let errors: Counter?
     let unpriced: Counter?
     let duration: ValueHistogram?
+    /// `tokenmeter_resource_cost_usd_total` and `tokenmeter_resource_requests_total` of the record's resource type.
+    let resourceCost: Counter
+    let resourceRequests: Counter
 }
 
 /// Label guards and handle caches, only touched under `UsageMetrics`' lock.
@@ -26,6 +29,7 @@ struct MetricsState {
     var unrecognized: [[String]: Counter] = [:]
     var routerMismatch: [[String]: Counter] = [:]
     var durations: [[String]: ValueHistogram] = [:]
+    var resourceCounters: [String: (cost: Counter, requests: Counter)] = [:]
     var pendingGauges: [[String]: Gauge] = [:]
     var pendingCounts: [[String]: Int64] = [:]
     var gauges: [[String]: Gauge] = [:]
@@ -34,7 +38,7 @@ struct MetricsState {
         self.registry = registry
         self.limits = limits
         // Exported at 0 from the start, so the first overflow is an increase() alerts can see.
-        for label in ["service", "operation", "category", "provider", "model", "error_type", "field", "__series__"] {
+        for label in ["service", "operation", "category", "provider", "model", "error_type", "field", "resource_type", "__series__"] {
             overflow[label] = registry.makeCounter(
                 descriptor: MetricNames.descriptor(MetricNames.labelOverflow), labels: [("label", label)])
         }
@@ -74,7 +78,20 @@ struct MetricsState {
                 buckets: MetricNames.durationBuckets)
             durations[key] = histogram
         }
-        return RecordHandles(usage: usageHandles, errors: errorCounter, unpriced: unpricedCounter, duration: histogram)
+        let resource = resourceHandles(totals.resourceType, records)
+        return RecordHandles(usage: usageHandles, errors: errorCounter, unpriced: unpricedCounter, duration: histogram,
+                             resourceCost: resource.cost, resourceRequests: resource.requests)
+    }
+
+    /// The resource-type series: one label, guarded like any other (beyond `max_label_values`
+    /// types the rest count under `__other__`), so a client's types cannot grow the registry.
+    private mutating func resourceHandles(_ resourceType: String, _ records: Int64) -> (cost: Counter, requests: Counter) {
+        let value = guarded("resource_type", resourceType.isEmpty ? MetricNames.noResourceType : resourceType, records)
+        if let handles = resourceCounters[value] { return handles }
+        let handles = (counter(MetricNames.resourceCost, ["resource_type"], [value]),
+                       counter(MetricNames.resourceRequests, ["resource_type"], [value]))
+        resourceCounters[value] = handles
+        return handles
     }
 
     /// The counter of records with a non-zero count in the usage field `field` that was not understood.

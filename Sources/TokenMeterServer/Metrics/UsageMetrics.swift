@@ -116,6 +116,8 @@ public final class UsageMetrics: Sendable {
         if t.reasoning > 0 { handles.usage.reasoning.increment(by: t.reasoning) }
         if totals.costNanoUSD > 0 { handles.usage.cost.increment(by: Money.usd(fromNano: totals.costNanoUSD)) }
         if totals.creditsMicro > 0 { handles.usage.credits.increment(by: Money.value(fromMicro: totals.creditsMicro)) }
+        handles.resourceRequests.increment(by: totals.requests)
+        if totals.costNanoUSD > 0 { handles.resourceCost.increment(by: Money.usd(fromNano: totals.costNanoUSD)) }
         if let errors = handles.errors { errors.increment(by: totals.requests) }
         if let unpriced = handles.unpriced, totals.unpricedRequests > 0 { unpriced.increment(by: totals.unpricedRequests) }
         if let histogram = handles.duration {

@@ -128,7 +128,14 @@ public struct ReportService: Sendable {
         FigureBlock(figures, activeUsers: users, currency: p.currency, rate: p.currencyRate)
     }
 
+    /// A `resource` key (`TYPE/ID`) also gives `resource_type` and `resource_id` ("" for none).
     func keyDictionary(_ dimensions: [ReportDimension], _ values: [String]) -> [String: String] {
-        Dictionary(uniqueKeysWithValues: zip(dimensions.map(\.rawValue), values))
+        var key = Dictionary(uniqueKeysWithValues: zip(dimensions.map(\.rawValue), values))
+        if let index = dimensions.firstIndex(of: .resource) {
+            let parts = ReportDimension.splitResource(values[index])
+            key[ReportDimension.resourceType.rawValue] = parts?.type ?? ""
+            key["resource_id"] = parts?.id ?? ""
+        }
+        return key
     }
 }

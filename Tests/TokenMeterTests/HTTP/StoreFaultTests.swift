@@ -47,6 +47,16 @@ final class FaultInjectingStore: UsageStore {
     func unpricedReasons(from: Date, to: Date, limit: Int) async throws -> [UnpricedReason] {
         try await inner.unpricedReasons(from: from, to: to, limit: limit)
     }
+
+    func resourceSpan(type: String, id: String, from: Date, to: Date) async throws -> ResourceSpan {
+        try await inner.resourceSpan(type: type, id: id, from: from, to: to)
+    }
+
+    func loadOperationCredits() async throws -> [String: Int64] { try await inner.loadOperationCredits() }
+
+    func saveOperationCredits(_ operation: String, creditsMicro: Int64?) async throws {
+        try await inner.saveOperationCredits(operation, creditsMicro: creditsMicro)
+    }
 }
 
 @Suite("Store faults")

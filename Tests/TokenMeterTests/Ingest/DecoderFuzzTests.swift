@@ -40,7 +40,9 @@ struct DecoderFuzzTests {
                     let t = priced.record.tokens
                     #expect(t.input >= 0 && t.cachedInput >= 0 && t.cacheWrite >= 0 && t.output >= 0 && t.reasoning <= t.output)
                     #expect(priced.costNanoUSD >= 0 && priced.creditsMicro >= 0)
-                    #expect(!priced.record.operation.isEmpty && !priced.model.isEmpty)
+                    #expect(!priced.record.operation.isEmpty)
+                    // Only a metered action (category other, no model) has an empty model; it is never unpriced.
+                    #expect(!priced.model.isEmpty || (priced.category == .other && !priced.unpriced))
                     #expect(priced.record.timestamp.timeIntervalSince(now) <= RecordLimits.futureSkew)
                     _ = RollupFigures(priced)
                     _ = JSONValue.parse(Array((priced.record.metadataJSON ?? "null").utf8))

@@ -72,6 +72,7 @@ struct ReportPropertyTests {
         var exactChecks = 0
         var userChecks = 0
         var oldUserChecks = 0  // exact users for ranges older than raw retention: from the day user sets
+        var resourceChecks = 0  // exact answers grouped or filtered by resource_type, resource, resource_id or tags
         for iteration in 0..<250 {
             let zone = TimeZone(identifier: Self.zones.randomElement(using: &rng)!)!
             let calendar = ReportCalendar(timeZone: zone)
@@ -93,25 +94,55 @@ struct ReportPropertyTests {
             from = Date(unixMilliseconds: from.unixMilliseconds)
             to = Date(unixMilliseconds: min(to, Self.now).unixMilliseconds)
             guard from < to else { continue }
-            let groupBy = ReportDimension.allCases.filter { _ in Int.random(in: 0..<4, using: &rng) == 0 }
+            let original: [ReportDimension] = [.service, .operation, .category, .provider, .model, .status, .user, .plan]
+            var groupBy = original.filter { _ in Int.random(in: 0..<4, using: &rng) == 0 }
             var filters: [ReportDimension: [String]] = [:]
             if Int.random(in: 0..<3, using: &rng) == 0 {
                 filters[.model] = [RandomUsage.models.randomElement(using: &rng)!, RandomUsage.models.randomElement(using: &rng)!]
             }
-            let p = ReportParameters(from: from, to: to, groupBy: groupBy, filters: filters, timeZone: zone)
+            // Resource and tag filters, from their own generator (the ranges above stay as they were).
+            var resourceRNG = SeededGenerator(seed: 7_000 + UInt64(iteration))
+            groupBy += [ReportDimension.resourceType, .resource].filter { _ in Int.random(in: 0..<4, using: &resourceRNG) == 0 }
+            var resourceIDs: [String]?
+            var tags: [String: String] = [:]
+            switch Int.random(in: 0..<8, using: &resourceRNG) {
+            case 0: filters[.resourceType] = [RandomUsage.resourceTypes.randomElement(using: &resourceRNG)!]
+            case 1: filters[.resourceType] = ["", "job"]
+            case 2: filters[.resource] = ["session/r\(Int.random(in: 0..<30, using: &resourceRNG))", "job/r\(Int.random(in: 0..<30, using: &resourceRNG))"]
+            case 3: resourceIDs = ["r\(Int.random(in: 0..<30, using: &resourceRNG))", "r\(Int.random(in: 0..<30, using: &resourceRNG))"]
+            case 4: tags["env"] = RandomUsage.tagValues.randomElement(using: &resourceRNG)!
+            case 5:
+                tags["env"] = "prod"
+                tags["team"] = "t\(Int.random(in: 0..<3, using: &resourceRNG))"
+            default: break
+            }
+            if from < Self.exactFrom {
+                // Older than raw retention only the rollup dimension: exact from rollups and day user sets.
+                groupBy.removeAll { $0 == .resource }
+                filters[.resource] = nil
+                resourceIDs = nil
+                tags = [:]
+            }
+            var p = ReportParameters(from: from, to: to, groupBy: groupBy, filters: filters, timeZone: zone)
+            p.resourceIDs = resourceIDs
+            p.tags = tags
             let summary = try await service.summary(p, now: Self.now)
             let withinRaw = from >= Self.exactFrom
             let utcDays = from.unixMilliseconds % Granularity.day.milliseconds == 0 && to.unixMilliseconds % Granularity.day.milliseconds == 0
-            if withinRaw || (utcDays && groupBy.allSatisfy(\.inRollups) && filters.keys.allSatisfy(\.inRollups)) {
+            if withinRaw || (utcDays && groupBy.allSatisfy(\.inRollups) && filters.keys.allSatisfy(\.inRollups) && resourceIDs == nil && tags.isEmpty) {
                 #expect(!summary.rounded, "\(RFC3339.format(from))..\(RFC3339.format(to)) should be exact")
                 #expect(!summary.active_users_rounded, "\(RFC3339.format(from))..\(RFC3339.format(to)) users should be exact")
             }
             guard !summary.rounded else { continue }
             exactChecks += 1
-            let expected = bruteForce(fixture.records, from: from, to: to, groupBy: groupBy, filters: filters)
+            let resourceDimensions: Set<ReportDimension> = [.resourceType, .resource]
+            if !tags.isEmpty || resourceIDs != nil || !resourceDimensions.isDisjoint(with: Set(groupBy).union(filters.keys)) { resourceChecks += 1 }
+            let expected = bruteForce(fixture.records, from: from, to: to, groupBy: groupBy, filters: filters, resourceIDs: resourceIDs, tags: tags)
+            let kept = fixture.records.filter { r in
+                filters.allSatisfy { $0.value.contains(dimensionValue(r, $0.key)) } && matches(r, resourceIDs: resourceIDs, tags: tags)
+            }
             if !withinRaw && !summary.active_users_rounded { oldUserChecks += 1 }
-            let users = !summary.active_users_rounded ? bruteForceUsers(fixture.records.filter { r in filters.allSatisfy { $0.value.contains(r.model) } },
-                                                    from: from, to: to, groupBy: groupBy) : nil
+            let users = !summary.active_users_rounded ? bruteForceUsers(kept, from: from, to: to, groupBy: groupBy) : nil
             var total = RollupFigures()
             for figures in expected.values { total += figures }
             #expect(summary.totals.cost_nano_usd == total.costNanoUSD)
@@ -135,15 +166,42 @@ struct ReportPropertyTests {
             }
             if let users {
                 userChecks += 1
-                let totalUsers = bruteForceUsers(fixture.records.filter { r in filters.allSatisfy { $0.value.contains(r.model) } },
-                                                 from: from, to: to, groupBy: [])[[]] ?? 0
+                let totalUsers = bruteForceUsers(kept, from: from, to: to, groupBy: [])[[]] ?? 0
                 #expect(summary.totals.active_users == totalUsers)
                 _ = users
             }
         }
         #expect(exactChecks > 150)
+        #expect(resourceChecks > 60)
         #expect(userChecks > 100)
         #expect(oldUserChecks > 1)  // whole UTC days only: older local days have sub-hour or pruned-hour edges
+    }
+
+    /// `resource_type` is a rollup key: whole UTC days older than raw retention are exact, grouped
+    /// or filtered by it (raw records of those days are gone).
+    @Test func resourceTypeIsExactFromRollupsPastRawRetention() async throws {
+        let fixture = try await Self.fixture.value
+        let service = ReportService(source: fixture.store, retention: Self.retention, maxGroups: 100_000)
+        var rng = SeededGenerator(seed: 2121)
+        let day = Granularity.day.milliseconds
+        var oldChecks = 0
+        for iteration in 0..<24 {
+            let startDay = Int64.random(in: 0..<30, using: &rng)
+            let from = Date(unixMilliseconds: (Self.now.addingTimeInterval(-120 * 86400).unixMilliseconds / day + startDay) * day)
+            let to = Date(unixMilliseconds: from.unixMilliseconds + Int64.random(in: 1...40, using: &rng) * day)
+            var p = ReportParameters(from: from, to: to, groupBy: iteration % 2 == 0 ? [.resourceType] : [.resourceType, .model], timeZone: .gmt)
+            if iteration % 3 == 0 { p.filters[.resourceType] = [["", "session"], ["pipeline_run"], ["job", "session"]][iteration % 9 / 3] }
+            let summary = try await service.summary(p, now: Self.now)
+            #expect(!summary.rounded, "\(RFC3339.format(from))..\(RFC3339.format(to))")
+            let expected = bruteForce(fixture.records, from: from, to: to, groupBy: p.groupBy, filters: p.filters)
+            #expect(summary.groups.count == expected.count)
+            for group in summary.groups {
+                let key = p.groupBy.map { group.key[$0.rawValue] ?? "?" }
+                #expect(group.figures.cost_nano_usd == expected[key]?.costNanoUSD && group.figures.requests == expected[key]?.requests, "\(key)")
+            }
+            if from < Self.rawCutoff { oldChecks += 1 }
+        }
+        #expect(oldChecks > 10)
     }
 
     @Test func topNWithOtherGroupSumsTheRest() async throws {

@@ -66,13 +66,13 @@ struct RollupConsistencyTests {
                 let bucket = granularity.bucket(record.record.timestamp.unixMilliseconds)
                 guard bucket >= cutoff.unixMilliseconds || keptFrom.isEmpty else { continue }
                 let d = RollupDimensions(record)
-                expected[[String(bucket), d.service, d.operation, d.category, d.provider, d.model, d.status], default: RollupFigures()] += RollupFigures(record)
+                expected[[String(bucket), d.service, d.operation, d.category, d.provider, d.model, d.status, d.resourceType], default: RollupFigures()] += RollupFigures(record)
             }
             let table = StoreSchema.rollupTables[granularity]!
             let actual = try await store.pool.read { db -> [[String]: RollupFigures] in
                 var result: [[String]: RollupFigures] = [:]
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM \(table)") {
-                    let key: [String] = [String(row["bucket"] as Int64), row["service"], row["operation"], row["category"], row["provider"], row["model"], row["status"]]
+                    let key: [String] = [String(row["bucket"] as Int64), row["service"], row["operation"], row["category"], row["provider"], row["model"], row["status"], row["resource_type"]]
                     result[key] = RollupFigures(columnValues: StoreSchema.figureColumns.map { row[$0] as Int64 })
                 }
                 return result

@@ -79,6 +79,7 @@ struct UserSetTests {
                 r.model = "m"
                 r.provider = "vendor"
                 r.record.paying = false
+                r.record.resourceType = nil  // one rollup key: one set
                 users.insert(r.record.userID!)
                 return r
             }
@@ -108,12 +109,18 @@ struct UserSetTests {
         let old = try DatabaseQueue(path: oldPath)
         try StoreSchema.migrator.migrate(old, upTo: "v1")
         let laterColumns: Set = ["user_ordinal", "cache_write_1h_tokens", "router_cost_nano", "unrecognized_usage",
-                                 "price_match", "unpriced_reason"]
+                                 "price_match", "unpriced_reason", "resource_type", "resource_id", "tags"]
         let v1Columns = RecordRow.columns.filter { !laterColumns.contains($0) }.joined(separator: ", ")
         try await old.writeWithoutTransaction { db in
             try db.execute(sql: "ATTACH DATABASE ? AS current", arguments: [current.path])
             try db.execute(sql: "INSERT INTO usage_records (\(v1Columns)) SELECT \(v1Columns) FROM current.usage_records")
-            try db.execute(sql: "INSERT INTO rollup_day SELECT * FROM current.rollup_day")
+            // v1's rollups have no resource_type key (v8 adds it): summed over it.
+            let figures = StoreSchema.figureColumns
+            let keys = "bucket, service, operation, category, provider, model, status"
+            try db.execute(sql: """
+                INSERT INTO rollup_day (\(keys), \(figures.joined(separator: ", ")))
+                SELECT \(keys), \(figures.map { "SUM(\($0))" }.joined(separator: ", ")) FROM current.rollup_day GROUP BY \(keys)
+                """)
             try db.execute(sql: "DETACH DATABASE current")
         }
         try old.close()
@@ -125,6 +132,14 @@ struct UserSetTests {
             let actual = try await migrated.activeUsers(query, paying: nil, retention: RetentionPolicy(), now: now)
             #expect(actual.groups.mapValues(\.count) == expected.groups.mapValues(\.count))
             #expect(!actual.groups.isEmpty && !actual.rounded)
+            // The day rollups went through v8's rebuild (resource_type '' for every old row) unchanged.
+            let days = FigureQuery(from: Date(unixMilliseconds: Granularity.day.bucket(now.addingTimeInterval(-9 * 86400).unixMilliseconds)),
+                                   to: Date(unixMilliseconds: Granularity.day.bucket(now.unixMilliseconds)), groupBy: groupBy)
+            let before = try await current.figures(days, retention: RetentionPolicy(), now: now)
+            let after = try await migrated.figures(days, retention: RetentionPolicy(), now: now)
+            #expect(after.groups == before.groups && !after.groups.isEmpty)
+            let byType = try await migrated.figures(FigureQuery(from: days.from, to: days.to, groupBy: [.resourceType]), retention: RetentionPolicy(), now: now)
+            #expect(Array(byType.groups.keys) == [[""]])
         }
         // Later, raw records older than 5 days are gone: before the oldest raw record at the upgrade
         // the upgraded store has only rollups, so that part is flagged instead of counted as no users.

@@ -22,6 +22,7 @@ struct ReportsController<Context: RequestContext> {
         router.get("v1/reports/monitoring", use: gated(monitoring))
         router.get("v1/reports/economics", use: gated(economics))
         router.get("v1/users/:user_id/usage", use: gated(userUsage))
+        router.get("v1/resources/:resource_type/:resource_id/usage", use: gated(resourceUsage))
     }
 
     /// At most `max_concurrent_reports` report queries at once (each may hold many groups in
@@ -105,6 +106,23 @@ struct ReportsController<Context: RequestContext> {
         let now = self.now()
         let p = try parameters(request, .economics, now: now, defaultRange: "30d")
         let report = try await service.economics(p, creditValueUSD: config.creditValueUSD, now: now)
+        return p.csv ? CSVResponse.make(try CSVReport.flattened(report)) : JSONResponse.make(report)
+    }
+
+    /// One unit of work's totals, by model and operation, its first and last call and its users
+    /// (default range 90d: all raw records). CSV: one `path,value` row per JSON value.
+    @Sendable func resourceUsage(_ request: Request, context: Context) async throws -> Response {
+        func decoded(_ name: String) throws -> String {
+            let raw = try context.parameters.require(name)
+            return raw.removingPercentEncoding ?? raw
+        }
+        let type = try decoded("resource_type")
+        let id = try decoded("resource_id")
+        let now = Date()
+        let p = try parameters(request, .resourceUsage, now: now, defaultRange: "90d")
+        guard let report = try await service.resourceUsage(type: type, id: id, p, now: now) else {
+            throw APIError(.notFound, "no completed call of resource \(type.prefix(64))/\(id.prefix(256)) between \(RFC3339.format(p.from)) and \(RFC3339.format(p.to))")
+        }
         return p.csv ? CSVResponse.make(try CSVReport.flattened(report)) : JSONResponse.make(report)
     }
 
