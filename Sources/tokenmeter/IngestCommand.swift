@@ -19,6 +19,7 @@ struct IngestCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
+        try PostgresServe.requireSQLite(config, command: "ingest")
         let store = try SQLiteStore(path: config.databasePath, synchronous: config.synchronous)
         let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store)
         var backfill = Backfill(store: store, pricing: pricing,

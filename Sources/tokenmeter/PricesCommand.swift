@@ -11,6 +11,7 @@ struct PricesCommand: AsyncParsableCommand {
 
     static func open(_ options: ConfigOptions) async throws -> PricingService {
         let config = try options.load()
+        try PostgresServe.requireSQLite(config, command: "prices")
         let store = try SQLiteStore(path: config.databasePath, synchronous: config.synchronous)
         return try await PricingService.load(catalogFile: config.catalogFile, repository: store)
     }

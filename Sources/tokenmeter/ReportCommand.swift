@@ -30,6 +30,7 @@ struct ReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
+        try PostgresServe.requireSQLite(config, command: "report")
         guard FileManager.default.fileExists(atPath: config.databasePath) else {
             throw ValidationError("no database at \(config.databasePath) (set --db or TOKENMETER_DB)")
         }

@@ -27,7 +27,10 @@ public struct Budget: Sendable, Equatable, Codable {
 public struct ServerConfig: Sendable, Equatable {
     public var host = "127.0.0.1"
     public var port = 9477
+    /// A file path (SQLite) or a `postgres://` URL (see `StoreLocation`).
     public var databasePath = "./tokenmeter.sqlite"
+    /// This instance's name on a shared PostgreSQL store (nil: derived from host and port).
+    public var instance: String?
     public var tokens: [(role: Role, token: String)] = []
     public var metricsToken: String?
     public var timeZone = TimeZone(identifier: "UTC")!
@@ -71,6 +74,7 @@ public struct ServerConfig: Sendable, Equatable {
             && a.creditValueUSD == b.creditValueUSD && a.idleTimeout == b.idleTimeout && a.bodyTimeout == b.bodyTimeout
             && a.minFreeDiskBytes == b.minFreeDiskBytes && a.maxConnections == b.maxConnections
             && a.maxReportGroups == b.maxReportGroups && a.maxConcurrentReports == b.maxConcurrentReports
+            && a.instance == b.instance
     }
 
     public var isLoopback: Bool {
@@ -121,7 +125,7 @@ public struct ServerConfig: Sendable, Equatable {
 /// Logged (e.g. by the service group at debug level) without the secrets.
 extension ServerConfig: CustomStringConvertible, CustomDebugStringConvertible {
     public var description: String {
-        "ServerConfig(host: \(host), port: \(port), db: \(databasePath), tokens: \(tokens.map { "\($0.role.rawValue):<redacted>" }), "
+        "ServerConfig(host: \(host), port: \(port), db: \(StoreLocation.redacted(databasePath)), tokens: \(tokens.map { "\($0.role.rawValue):<redacted>" }), "
             + "metricsToken: \(metricsToken == nil ? "none" : "<redacted>"), tz: \(ReportCalendar.name(of: timeZone)))"
     }
 

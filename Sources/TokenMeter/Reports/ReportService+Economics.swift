@@ -109,7 +109,7 @@ extension ReportService {
         }
         let coverage = Economics.Sections(by_plan: plans.coverage, by_model: models.coverage, top_users: userSummary.coverage,
                                           unpriced: Coverage(unpricedResult))
-        let reasons = unpricedRequests == 0 ? [] : try await (source as? SQLiteStore)?.unpricedReasons(from: p.from, to: p.to, limit: 50) ?? []
+        let reasons = unpricedRequests == 0 ? [] : try await (source as? any UnpricedReasonSource)?.unpricedReasons(from: p.from, to: p.to, limit: 50) ?? []
         let unrecognized = try await source.unrecognizedUsage(from: p.from, to: p.to)
         return Economics(
             from: RFC3339.format(p.from), to: RFC3339.format(p.to), tz: ReportCalendar.name(of: p.timeZone),
