@@ -113,8 +113,10 @@ extension PostgresStore {
 
     /// Reloads `pricing` from the store whenever another instance (or this one) saved a price
     /// change, checking every `interval`, until cancelled. A failed check is retried the next round.
+    /// The first check always reloads: a change saved between the catalog's load and the watcher's
+    /// start is not missed.
     public func watchPriceChanges(_ pricing: PricingService, every interval: Duration = .seconds(2)) async {
-        var seen = (try? await priceGeneration()) ?? 0
+        var seen: Int64? = nil
         while !Task.isCancelled {
             do {
                 try await Task.sleep(for: interval)
@@ -122,7 +124,7 @@ extension PostgresStore {
                 if generation != seen {
                     try await pricing.apply([])
                     seen = generation
-                    logger.info("price changes reloaded from the shared store (generation \(generation))")
+                    logger.debug("price changes reloaded from the shared store (generation \(generation))")
                 }
             } catch is CancellationError {
                 return

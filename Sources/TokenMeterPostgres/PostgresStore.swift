@@ -21,16 +21,16 @@ public final class PostgresStore: UsageStore, UnpricedReasonSource {
     public let location: PostgresLocation
     let client: PostgresClient
     let logger: Logger
-    /// The dedicated connection that holds this instance's advisory lock for the life of the store.
-    private let lockConnection: PostgresConnection
+    /// The advisory lock on the instance name, on its own connection, for the life of the store.
+    let instanceLock: InstanceLock
     let ordinals = OrdinalCache()
     private let permanentFault = Mutex<StoreFault?>(nil)
 
-    private init(instance: String, location: PostgresLocation, client: PostgresClient, lockConnection: PostgresConnection, logger: Logger) {
+    private init(instance: String, location: PostgresLocation, client: PostgresClient, instanceLock: InstanceLock, logger: Logger) {
         self.instance = instance
         self.location = location
         self.client = client
-        self.lockConnection = lockConnection
+        self.instanceLock = instanceLock
         self.logger = logger
     }
 
@@ -45,32 +45,25 @@ public final class PostgresStore: UsageStore, UnpricedReasonSource {
         } catch {
             throw StoreError("cannot prepare the PostgreSQL store at \(location): \(PostgresFaults.classify(error))")
         }
-        let connection: PostgresConnection
+        let lock: InstanceLock?
         do {
-            connection = try await PostgresConnection.connect(configuration: try location.connectionConfiguration(), id: 0, logger: logger)
+            lock = try await InstanceLock.take(instance: instance, location: location, logger: logger)
         } catch {
-            throw StoreError("cannot connect to PostgreSQL at \(location): \(PostgresFaults.classify(error))")
-        }
-        let locked: Bool
-        do {
-            let rows = try await connection.query(
-                "SELECT pg_try_advisory_lock(\(PostgresSchema.instanceNamespace), hashtext(\(instance)))", logger: logger)
-            locked = try await rows.collect().first?.decode(Bool.self) ?? false
-            if locked {
-                try await connection.query("""
-                    INSERT INTO instances (name, started_at) VALUES (\(instance), \(Date().unixMilliseconds))
-                    ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at
-                    """, logger: logger)
-            }
-        } catch {
-            try? await connection.close()
             throw StoreError("cannot take the instance lock on \(location): \(PostgresFaults.classify(error))")
         }
-        guard locked else {
-            try? await connection.close()
+        guard let lock else {
             throw StoreError("another live tokenmeter already runs as instance '\(instance)' on \(location): give this one its own name (--instance or TOKENMETER_INSTANCE), or stop the other one first")
         }
-        return PostgresStore(instance: instance, location: location, client: client, lockConnection: connection, logger: logger)
+        do {
+            try await client.query("""
+                INSERT INTO instances (name, started_at) VALUES (\(instance), \(Date().unixMilliseconds))
+                ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at
+                """, logger: logger)
+        } catch {
+            try? await lock.close()
+            throw StoreError("cannot register the instance on \(location): \(PostgresFaults.classify(error))")
+        }
+        return PostgresStore(instance: instance, location: location, client: client, instanceLock: lock, logger: logger)
     }
 
     /// Runs `body` with an open store: the client's `run()` in a child task for the store's whole
@@ -104,6 +97,7 @@ public final class PostgresStore: UsageStore, UnpricedReasonSource {
     func guardedTransaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         if let fault = permanentFault.withLock({ $0 }) { throw fault }
         do {
+            try await instanceLock.ensureHeld()
             return try await client.withConnection { connection in
                 try await connection.query("BEGIN", logger: logger)
                 do {
@@ -135,15 +129,7 @@ public final class PostgresStore: UsageStore, UnpricedReasonSource {
 
     /// Releases the instance lock (another process may then take the name).
     public func close() async throws {
-        guard !lockConnection.isClosed else { return }
-        try await lockConnection.close()
-    }
-
-    /// A store dropped without `close()` still closes its lock connection; the closure keeps the
-    /// connection alive until the close completes.
-    deinit {
-        let connection = lockConnection
-        if !connection.isClosed { connection.close().whenComplete { _ in _ = connection } }
+        try await instanceLock.close()
     }
 }
 
@@ -178,7 +164,7 @@ extension PostgresStore {
     func withMaintenanceLock<T: Sendable>(_ key: Int32, _ body: () async throws -> T) async throws -> T? {
         let taken: Bool
         do {
-            taken = try await lockConnection.query("SELECT pg_try_advisory_lock(\(PostgresSchema.lockNamespace), \(key))", logger: logger)
+            taken = try await instanceLock.connection.query("SELECT pg_try_advisory_lock(\(PostgresSchema.lockNamespace), \(key))", logger: logger)
                 .collect().first?.decode(Bool.self) ?? false
         } catch {
             throw PostgresFaults.classify(error)
@@ -186,7 +172,7 @@ extension PostgresStore {
         guard taken else { return nil }
         let result: Result<T, any Error>
         do { result = .success(try await body()) } catch { result = .failure(error) }
-        _ = try? await lockConnection.query("SELECT pg_advisory_unlock(\(PostgresSchema.lockNamespace), \(key))", logger: logger)
+        _ = try? await instanceLock.connection.query("SELECT pg_advisory_unlock(\(PostgresSchema.lockNamespace), \(key))", logger: logger)
         return try result.get()
     }
 }

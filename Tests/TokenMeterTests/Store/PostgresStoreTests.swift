@@ -128,6 +128,7 @@ struct PostgresStoreTests {
         defer { watcher.cancel() }
         let model = "house-model-\(UUID().uuidString.prefix(6).lowercased())"
         #expect(pricingB.catalog.canonicalModel(for: model) == nil)
+        try await Task.sleep(for: .milliseconds(700))  // past the watcher's first check: the change is seen by polling
         try await pricingA.apply([.put(PriceEntry(model: model, provider: "house"))])
         let seen = try await eventually(timeout: .seconds(5)) { pricingB.catalog.canonicalModel(for: model) == model }
         #expect(seen, "instance b did not pick up the price change within 5 s")
@@ -155,6 +156,29 @@ struct PostgresStoreTests {
         }
         #expect(outcome == [.accepted])
         #expect(store.condition().fault == nil)
+        // Its instance lock (whose connection was dropped too) was taken again before that write.
+        await #expect { _ = try await database.store(instance: "a") } throws: { error in
+            "\(error)".contains("already runs as instance 'a'")
+        }
+    }
+
+    /// When the name was taken by another process while this one's lock connection was down, this
+    /// one stops writing (a permanent fault) instead of counting under the same name.
+    @Test func aNameTakenWhileTheLockWasLostStopsTheOlderProcess() async throws {
+        guard try StoreKind.postgres.available() else { return }
+        let database = try await PostgresTestDatabase.create()
+        let store = try await database.store(instance: "a")
+        let admin = try await database.store(instance: "admin")
+        try await admin.execute("""
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid()
+            """)
+        _ = try? await admin.commit([Self.record(9)])  // its own lock is taken again here
+        let usurper = try await database.store(instance: "a")
+        await #expect { _ = try await store.commit([Self.record(10)]) } throws: { error in
+            (error as? StoreFault)?.isPermanent == true && "\(error)".contains("took the instance name 'a'")
+        }
+        #expect(try await usurper.commit([Self.record(11)]) == [.accepted])
     }
 }
 
