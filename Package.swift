@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "tokenmeter", targets: ["tokenmeter"]),
         .library(name: "TokenMeterCore", targets: ["TokenMeterCore"]),
         .library(name: "TokenMeterSQLite", targets: ["TokenMeterSQLite"]),
+        .library(name: "TokenMeterPostgres", targets: ["TokenMeterPostgres"]),
         .library(name: "TokenMeterServer", targets: ["TokenMeterServer"]),
         .library(name: "TokenMeterBenchSupport", targets: ["TokenMeterBenchSupport"]),
     ],
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     // The target graph (docs/ARCHITECTURE.md): the core knows records, prices, rollups, report plans
     // and the store's role protocols, with no HTTP, SQL or Prometheus; each store backend is a target
@@ -41,6 +43,16 @@ let package = Package(
             dependencies: ["TokenMeterCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
+        // The PostgreSQL backend (issue 19): N instances on one shared database.
+        .target(
+            name: "TokenMeterPostgres",
+            dependencies: [
+                "TokenMeterCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TokenMeterServer",
             dependencies: [
@@ -57,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "tokenmeter",
             dependencies: [
-                "TokenMeterCore", "TokenMeterSQLite", "TokenMeterServer",
+                "TokenMeterCore", "TokenMeterSQLite", "TokenMeterServer", "TokenMeterPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -69,9 +81,10 @@ let package = Package(
         .testTarget(
             name: "TokenMeterTests",
             dependencies: [
-                "TokenMeterCore", "TokenMeterSQLite", "TokenMeterServer",
+                "TokenMeterCore", "TokenMeterSQLite", "TokenMeterServer", "TokenMeterPostgres",
                 "CZlib",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),

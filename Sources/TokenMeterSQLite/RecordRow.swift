@@ -52,25 +52,13 @@ enum RecordRow {
         int(p.costNanoUSD); text(p.costSource.rawValue); int(r.callerCostNanoUSD); text(p.priceVersion); bool(p.unpriced)
         int(p.creditsMicro); int(r.creditsMicro); int(r.durationMicros)
         text(r.errorType); text(r.errorMessage); text(r.metadataJSON); int(userOrdinal)
-        int(r.tokens.cacheWrite1h); int(r.routerCostNanoUSD); text(unrecognizedJSON(r.unrecognizedUsage))
+        int(r.tokens.cacheWrite1h); int(r.routerCostNanoUSD); text(StoreRowCoding.unrecognizedJSON(r.unrecognizedUsage))
         text(p.priceMatch); text(p.unpricedReason)
         text(r.resourceType); text(r.resourceID); text(ResourceFields.json(r.tags))
         assert(Int(index) == columns.count)
     }
 
     /// `{"path": count}` with sorted keys, or `nil` when every usage field was understood.
-    static func unrecognizedJSON(_ fields: [String: Int64]) -> String? {
-        guard !fields.isEmpty else { return nil }
-        return JSONValue.object(fields.mapValues { .int($0) }).serialized()
-    }
-
-    static func unrecognized(fromJSON text: String?) -> [String: Int64] {
-        guard let text, case .success(.object(let object)) = JSONValue.parse(Array(text.utf8)) else { return [:] }
-        var counts: [String: Int64] = [:]
-        for (key, value) in object { if case .int(let i) = value { counts[key] = i } }
-        return counts
-    }
-
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     static let completeSQL = """
@@ -91,7 +79,7 @@ enum RecordRow {
             r.units.requests, r.units.images, r.units.seconds, r.units.minutes, r.units.characters,
             p.costNanoUSD, p.costSource.rawValue, r.callerCostNanoUSD, p.priceVersion, p.unpriced, p.creditsMicro,
             r.creditsMicro, r.durationMicros, r.errorType, r.errorMessage, r.tokens.cacheWrite1h, r.routerCostNanoUSD,
-            unrecognizedJSON(r.unrecognizedUsage), p.priceMatch, p.unpricedReason, r.id,
+            StoreRowCoding.unrecognizedJSON(r.unrecognizedUsage), p.priceMatch, p.unpricedReason, r.id,
         ]
         return StatementArguments(values)
     }
@@ -112,7 +100,7 @@ enum RecordRow {
             callerCostNanoUSD: row["caller_cost_nano"], creditsMicro: row["caller_credits_micro"],
             durationMs: durationMicros.map { Double($0) / 1000 }, errorType: row["error_type"],
             errorMessage: row["error_message"], metadataJSON: row["metadata"],
-            unrecognizedUsage: unrecognized(fromJSON: row["unrecognized_usage"]), routerCostNanoUSD: row["router_cost_nano"],
+            unrecognizedUsage: StoreRowCoding.unrecognized(fromJSON: row["unrecognized_usage"]), routerCostNanoUSD: row["router_cost_nano"],
             resourceType: row["resource_type"], resourceID: row["resource_id"], tags: ResourceFields.tags(fromJSON: row["tags"])
         )
     }

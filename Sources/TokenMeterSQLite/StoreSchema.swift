@@ -13,21 +13,12 @@ enum StoreSchema {
         var fromRawRecords: String
     }
 
-    /// The one list of figure columns, in the order of `RollupFigures.columnValues`.
-    static let figures = [
-        FigureColumn(name: "requests", fromRawRecords: "COUNT(*)"),
-        FigureColumn(name: "errors", fromRawRecords: "SUM(status = 'error')"),
-        FigureColumn(name: "input_tokens", fromRawRecords: "SUM(input_tokens)"),
-        FigureColumn(name: "cached_input_tokens", fromRawRecords: "SUM(cached_input_tokens)"),
-        FigureColumn(name: "cache_write_tokens", fromRawRecords: "SUM(cache_write_tokens)"),
-        FigureColumn(name: "output_tokens", fromRawRecords: "SUM(output_tokens)"),
-        FigureColumn(name: "reasoning_tokens", fromRawRecords: "SUM(reasoning_tokens)"),
-        FigureColumn(name: "cost_nano", fromRawRecords: "SUM(cost_nano)"),
-        FigureColumn(name: "credits_micro", fromRawRecords: "SUM(credits_micro)"),
-        FigureColumn(name: "unpriced_requests", fromRawRecords: "SUM(unpriced)"),
-        FigureColumn(name: "duration_us_sum", fromRawRecords: "SUM(coalesce(duration_us, 0))"),
-        FigureColumn(name: "duration_count", fromRawRecords: "COUNT(duration_us)"),
-    ]
+    /// The figure columns (`RollupFigures.columnNames`) with the sum over raw records of each.
+    static let figures = zip(RollupFigures.columnNames, [
+        "COUNT(*)", "SUM(status = 'error')", "SUM(input_tokens)", "SUM(cached_input_tokens)", "SUM(cache_write_tokens)",
+        "SUM(output_tokens)", "SUM(reasoning_tokens)", "SUM(cost_nano)", "SUM(credits_micro)", "SUM(unpriced)",
+        "SUM(coalesce(duration_us, 0))", "COUNT(duration_us)",
+    ]).map { FigureColumn(name: $0, fromRawRecords: $1) }
     static let figureColumns = figures.map(\.name)
 
     static var migrator: DatabaseMigrator {

@@ -21,7 +21,7 @@ struct IngestCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
-        let store = try StoreOpening.open(config)
+        let store = try StoreOpening.open(config, for: "ingest")
         // credits_per_operation as the server charges it: the config file's map under the run-time changes.
         let credits = OperationCredits(configured: config.creditsPerOperation, changedMicro: try await store.loadOperationCredits())
         let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store, credits: credits)

@@ -13,7 +13,7 @@ struct PricesCommand: AsyncParsableCommand {
 
     static func open(_ options: ConfigOptions) async throws -> PricingService {
         let config = try options.load()
-        let store = try StoreOpening.open(config)
+        let store = try StoreOpening.open(config, for: "prices")
         return try await PricingService.load(catalogFile: config.catalogFile, repository: store)
     }
 

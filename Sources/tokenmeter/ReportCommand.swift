@@ -36,10 +36,11 @@ struct ReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
+        try StoreOpening.requireSQLite(config, for: "report")
         guard FileManager.default.fileExists(atPath: config.databasePath) else {
             throw ValidationError("no database at \(config.databasePath) (set --db or TOKENMETER_DB)")
         }
-        let store = try StoreOpening.open(config, .readOnly)
+        let store = try StoreOpening.open(config, .readOnly, for: "report")
         let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store)
         let service = ReportService(source: store, retention: config.retention, pricing: pricing)
         let now = Date()

@@ -9,7 +9,7 @@ import TokenMeterServer
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the HTTP service (ingest, /metrics, reports) on the SQLite store."
+        abstract: "Run the HTTP service (ingest, /metrics, reports) on the SQLite store, or on a shared PostgreSQL store (--db postgres://…)."
     )
 
     @OptionGroup var options: ConfigOptions
@@ -20,13 +20,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Port to listen on (default 9477, or TOKENMETER_PORT).")
     var port: Int?
 
+    @Option(name: .long, help: "This instance's name on a shared PostgreSQL store (default host:port, or TOKENMETER_INSTANCE).")
+    var instance: String?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
     func run() async throws {
         var logger = Logger(label: "tokenmeter")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let config: ServerConfig
+        var config: ServerConfig
         do {
             config = try options.load(host: host, port: port)
         } catch {
@@ -34,6 +37,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let problems = config.problems()
         guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "\n")) }
+        if let instance { config.instance = instance }
+        if case .postgres(let location) = try StoreLocation(config.databasePath) {
+            try await PostgresServe.run(config, location, logger: logger)
+            return
+        }
         try DatabaseLock.acquire(for: config.databasePath)
         if let raised = ConnectionLimit.raiseDescriptorLimit(), raised.from != raised.to {
             logger.info("file-descriptor soft limit raised from \(raised.from) to \(raised.to)")
@@ -98,7 +106,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         print("listen:          \(config.host):\(config.port)")
-        print("database:        \(config.databasePath) (synchronous=\(config.synchronous.rawValue))")
+        print("database:        \(StoreLocation.redacted(config.databasePath)) (synchronous=\(config.synchronous.rawValue))")
         print("api tokens:      \(config.tokens.map(\.role.rawValue).joined(separator: ", ").isEmpty ? "none (loopback only)" : config.tokens.map(\.role.rawValue).joined(separator: ", "))")
         print("metrics token:   \(config.metricsToken == nil ? "none" : "set")")
         print("time zone:       \(ReportCalendar.name(of: config.timeZone))")

@@ -18,7 +18,7 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "JSON config file.")
     var config: String?
 
-    @Option(name: .long, help: "SQLite database file (default ./tokenmeter.sqlite, or TOKENMETER_DB).")
+    @Option(name: .long, help: "SQLite database file or sqlite: URL (default ./tokenmeter.sqlite), or postgres://user:pass@host:port/db[?sslmode=disable|require|verify-full]; or TOKENMETER_DB.")
     var db: String?
 
     func load(host: String? = nil, port: Int? = nil) throws -> ServerConfig {

@@ -13,6 +13,8 @@ struct ConfigFile: Codable {
     var host: String?
     var port: Int?
     var db: String?
+    /// This instance's name on a shared PostgreSQL store.
+    var instance: String?
     var tokens: String?
     var metrics_token: String?
     var tz: String?
@@ -80,6 +82,9 @@ public enum ConfigLoader {
         if let host = overrides.host { config.host = host }
         if let port = overrides.port { config.port = port }
         if let db = overrides.databasePath { config.databasePath = db }
+        if let name = environment["TOKENMETER_INSTANCE"], !name.isEmpty { config.instance = name }
+        // A `sqlite:` URL is a path; a postgres:// URL is checked here, so a bad one fails at start.
+        if case .sqlite(let path) = try StoreLocation(config.databasePath) { config.databasePath = path }
         return config
     }
 
@@ -94,6 +99,7 @@ public enum ConfigLoader {
         if let v = file.host { config.host = v }
         if let v = file.port { config.port = v }
         if let v = file.db { config.databasePath = v }
+        if let v = file.instance { config.instance = v }
         if let v = file.tokens { config.tokens = try ServerConfig.parseTokens(v) }
         if let v = file.metrics_token { config.metricsToken = v }
         if let v = file.tz { config.timeZone = try timeZone(v, source: "tz") }

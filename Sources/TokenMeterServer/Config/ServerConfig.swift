@@ -39,7 +39,10 @@ public struct APIToken: Sendable, Equatable {
 public struct ServerConfig: Sendable, Equatable {
     public var host = "127.0.0.1"
     public var port = 9477
+    /// A file path (SQLite) or a `postgres://` URL (see `StoreLocation`).
     public var databasePath = "./tokenmeter.sqlite"
+    /// This instance's name on a shared PostgreSQL store (nil: derived from host and port).
+    public var instance: String?
     public var tokens: [APIToken] = []
     public var metricsToken: String?
     public var timeZone = TimeZone(identifier: "UTC")!
@@ -127,14 +130,9 @@ public struct ServerConfig: Sendable, Equatable {
 /// Logged (e.g. by the service group at debug level) without the secrets.
 extension ServerConfig: CustomStringConvertible, CustomDebugStringConvertible {
     public var description: String {
-        "ServerConfig(host: \(host), port: \(port), db: \(databasePath), tokens: \(tokens.map { "\($0.role.rawValue):<redacted>" }), "
+        "ServerConfig(host: \(host), port: \(port), db: \(StoreLocation.redacted(databasePath)), tokens: \(tokens.map { "\($0.role.rawValue):<redacted>" }), "
             + "metricsToken: \(metricsToken == nil ? "none" : "<redacted>"), tz: \(ReportCalendar.name(of: timeZone)))"
     }
 
     public var debugDescription: String { description }
-}
-
-public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }

@@ -3,9 +3,11 @@ import Testing
 @testable import TokenMeterCore
 @testable import TokenMeterSQLite
 @testable import TokenMeterServer
+@testable import TokenMeterPostgres
 
 /// Thousands of random records over 120 days (duplicates, pending then completed, raw data pruned);
 /// for many random ranges, time zones and groupings every report figure equals a brute-force sum.
+/// Every test runs on each store (SQLite and PostgreSQL: `StoreKind`) with the same expected answers.
 @Suite("Reports equal brute-force sums", .serialized)
 struct ReportPropertyTests {
     static let now = RFC3339.parse("2026-11-25T12:34:56.789Z")!
@@ -18,14 +20,18 @@ struct ReportPropertyTests {
     static let exactFrom = Date(unixMilliseconds: (rawCutoff.unixMilliseconds / Granularity.day.milliseconds + 1) * Granularity.day.milliseconds)
 
     struct Fixture: Sendable {
-        let store: SQLiteStore
+        let store: any UsageStore
         let records: [PricedRecord]
     }
 
-    static func makeFixture(seed: UInt64, count: Int) async throws -> Fixture {
-        let store = try SQLiteStore(path: temporaryDirectory().appendingPathComponent("p.sqlite").path, synchronous: .normal)
+    static func makeFixture(_ kind: StoreKind, seed: UInt64, count: Int) async throws -> Fixture {
+        let store = try await kind.makeStore()
         // Users then get ordinals from 4081 on: their sets straddle the first chunk boundary (4096).
-        try await store.pool.write { db in try db.execute(sql: "INSERT INTO user_ordinals (ordinal, user_id) VALUES (4080, '(seed)')") }
+        if let store = store as? SQLiteStore {
+            try await store.pool.write { db in try db.execute(sql: "INSERT INTO user_ordinals (ordinal, user_id) VALUES (4080, '(seed)')") }
+        } else if let store = store as? PostgresStore {
+            try await store.execute("ALTER TABLE user_ordinals ALTER COLUMN ordinal RESTART WITH 4081")
+        }
         var generator = RandomUsage(rng: SeededGenerator(seed: seed), start: now.addingTimeInterval(-120 * 86400), span: 120 * 86400 - 1)
         var truth: [String: PricedRecord] = [:]
         var ids: [String] = []
@@ -63,10 +69,13 @@ struct ReportPropertyTests {
         return Fixture(store: store, records: Array(truth.values))
     }
 
-    static let fixture = Task { try await makeFixture(seed: 42, count: 5000) }
+    static let fixtures = [StoreKind.sqlite: Task { try await makeFixture(.sqlite, seed: 42, count: 5000) },
+                           .postgres: Task { try await makeFixture(.postgres, seed: 42, count: 5000) }]
 
-    @Test func randomRangesGroupingsAndZonesMatchBruteForce() async throws {
-        let fixture = try await Self.fixture.value
+    @Test(arguments: StoreKind.allCases)
+    func randomRangesGroupingsAndZonesMatchBruteForce(_ kind: StoreKind) async throws {
+        guard try kind.available() else { return }
+        let fixture = try await Self.fixtures[kind]!.value
         let service = ReportService(source: fixture.store, retention: Self.retention, maxGroups: 100_000)
         var rng = SeededGenerator(seed: 7)
         var exactChecks = 0
@@ -179,8 +188,10 @@ struct ReportPropertyTests {
 
     /// `resource_type` is a rollup key: whole UTC days older than raw retention are exact, grouped
     /// or filtered by it (raw records of those days are gone).
-    @Test func resourceTypeIsExactFromRollupsPastRawRetention() async throws {
-        let fixture = try await Self.fixture.value
+    @Test(arguments: StoreKind.allCases)
+    func resourceTypeIsExactFromRollupsPastRawRetention(_ kind: StoreKind) async throws {
+        guard try kind.available() else { return }
+        let fixture = try await Self.fixtures[kind]!.value
         let service = ReportService(source: fixture.store, retention: Self.retention, maxGroups: 100_000)
         var rng = SeededGenerator(seed: 2121)
         let day = Granularity.day.milliseconds
@@ -204,8 +215,10 @@ struct ReportPropertyTests {
         #expect(oldChecks > 10)
     }
 
-    @Test func topNWithOtherGroupSumsTheRest() async throws {
-        let fixture = try await Self.fixture.value
+    @Test(arguments: StoreKind.allCases)
+    func topNWithOtherGroupSumsTheRest(_ kind: StoreKind) async throws {
+        guard try kind.available() else { return }
+        let fixture = try await Self.fixtures[kind]!.value
         let service = ReportService(source: fixture.store, retention: Self.retention, maxGroups: 100_000)
         let from = Self.now.addingTimeInterval(-30 * 86400)
         let p = ReportParameters(from: from, to: Self.now, groupBy: [.model, .operation], limit: 3, timeZone: .gmt)
@@ -223,8 +236,10 @@ struct ReportPropertyTests {
         #expect(summary.totals.requests == summary.groups.reduce(0) { $0 + $1.figures.requests })
     }
 
-    @Test func timeseriesBucketsAddUpToTheSummary() async throws {
-        let fixture = try await Self.fixture.value
+    @Test(arguments: StoreKind.allCases)
+    func timeseriesBucketsAddUpToTheSummary(_ kind: StoreKind) async throws {
+        guard try kind.available() else { return }
+        let fixture = try await Self.fixtures[kind]!.value
         let service = ReportService(source: fixture.store, retention: Self.retention, maxGroups: 100_000)
         for zone in ["UTC", "Asia/Kolkata"] {
             let tz = TimeZone(identifier: zone)!
@@ -275,8 +290,10 @@ extension ReportPropertyTests {
         return (Date(unixMilliseconds: from.unixMilliseconds), Date(unixMilliseconds: min(from.addingTimeInterval(length), now).unixMilliseconds))
     }
 
-    @Test func timeseriesOfEveryIntervalInDSTZonesIsExactOverWhatEachBucketCovers() async throws {
-        let fixture = try await Self.fixture.value
+    @Test(arguments: StoreKind.allCases)
+    func timeseriesOfEveryIntervalInDSTZonesIsExactOverWhatEachBucketCovers(_ kind: StoreKind) async throws {
+        guard try kind.available() else { return }
+        let fixture = try await Self.fixtures[kind]!.value
         let service = ReportService(source: fixture.store, retention: Self.retention, maxGroups: 100_000)
         var rng = SeededGenerator(seed: 18)
         var roundedBuckets = 0
@@ -323,8 +340,10 @@ extension ReportPropertyTests {
         #expect(roundedBuckets > 20 && exactBuckets > 200)
     }
 
-    @Test func pastRawRetentionEveryReportIsExactOverWhatItCoversAndFlagsTheRest() async throws {
-        let fixture = try await Self.fixture.value
+    @Test(arguments: StoreKind.allCases)
+    func pastRawRetentionEveryReportIsExactOverWhatItCoversAndFlagsTheRest(_ kind: StoreKind) async throws {
+        guard try kind.available() else { return }
+        let fixture = try await Self.fixtures[kind]!.value
         let service = ReportService(source: fixture.store, retention: Self.retention, maxGroups: 100_000)
         var rng = SeededGenerator(seed: 1818)
         var leftOut = 0
@@ -385,8 +404,10 @@ extension ReportPropertyTests {
         #expect(leftOut > 5 && roundedOutward > 5)
     }
 
-    @Test func economicsTopUsersAndUnpricedShareMatchBruteForce() async throws {
-        let fixture = try await Self.fixture.value
+    @Test(arguments: StoreKind.allCases)
+    func economicsTopUsersAndUnpricedShareMatchBruteForce(_ kind: StoreKind) async throws {
+        guard try kind.available() else { return }
+        let fixture = try await Self.fixtures[kind]!.value
         let service = ReportService(source: fixture.store, retention: Self.retention, maxGroups: 100_000)
         var rng = SeededGenerator(seed: 99)
         for _ in 0..<12 {
@@ -415,8 +436,10 @@ extension ReportPropertyTests {
         }
     }
 
-    @Test func monitoringMatchesBruteForceInTheQueryZone() async throws {
-        let fixture = try await Self.fixture.value
+    @Test(arguments: StoreKind.allCases)
+    func monitoringMatchesBruteForceInTheQueryZone(_ kind: StoreKind) async throws {
+        guard try kind.available() else { return }
+        let fixture = try await Self.fixtures[kind]!.value
         let service = ReportService(source: fixture.store, retention: Self.retention, maxGroups: 100_000)
         // A week over Santiago's skipped midnight (2026-09-06), and the 30 days before the fixture's now.
         let cases: [(String, String, Date)] = [
@@ -470,9 +493,11 @@ extension ReportPropertyTests {
     /// Raw records kept 10 days, hour rollups 30: past the raw cutoff edges round to hours, past
     /// the hour cutoff to days; every answer is exact over what it says it covers, and timeseries
     /// buckets tile.
-    @Test func hourRollupsOutlivingRawRecordsRoundToHoursAndBucketsTile() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func hourRollupsOutlivingRawRecordsRoundToHoursAndBucketsTile(_ kind: StoreKind) async throws {
+        guard try kind.available() else { return }
         let retention = RetentionPolicy(rawDays: 10, minuteRollupDays: 2, hourRollupDays: 30)
-        let store = try SQLiteStore(path: temporaryDirectory().appendingPathComponent("short.sqlite").path, synchronous: .normal)
+        let store = try await kind.makeStore()
         var generator = RandomUsage(rng: SeededGenerator(seed: 1010), start: Self.now.addingTimeInterval(-40 * 86400), span: 40 * 86400 - 1)
         var records: [PricedRecord] = []
         for batch in 0..<6 {

@@ -1,0 +1,47 @@
+import Logging
+import PostgresNIO
+import TokenMeterCore
+
+/// Applies `PostgresSchema.migrations` in order, once, whichever instance starts first: under a
+/// transaction-level advisory lock, so instances starting together wait for each other instead of
+/// racing. A database that has a migration this binary does not know was written by a newer
+/// tokenmeter and is refused unchanged.
+enum PostgresMigrator {
+    static func migrate(_ client: PostgresClient, logger: Logger) async throws {
+        try await client.withConnection { connection in
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.lockNamespace), \(PostgresSchema.migrationLock))", logger: logger)
+                try await connection.query("""
+                    CREATE TABLE IF NOT EXISTS tokenmeter_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
+                    """, logger: logger)
+                var applied: [String] = []
+                for try await name in try await connection.query("SELECT name FROM tokenmeter_migrations", logger: logger).decode(String.self) {
+                    applied.append(name)
+                }
+                let known = Set(PostgresSchema.migrations.map(\.name))
+                if let unknown = applied.filter({ !known.contains($0) }).sorted().first {
+                    throw StoreError("the PostgreSQL database was migrated by a newer tokenmeter (migration '\(unknown)' is unknown to this version): run the newer version, or point --db at another database")
+                }
+                for migration in PostgresSchema.migrations where !applied.contains(migration.name) {
+                    for statement in statements(migration.sql) {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.query("INSERT INTO tokenmeter_migrations (name) VALUES (\(migration.name))", logger: logger)
+                    logger.info("PostgreSQL store: applied migration \(migration.name)")
+                }
+                try await connection.query("COMMIT", logger: logger)
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// One statement each (the extended query protocol takes one per query); no statement holds a
+    /// semicolon at the end of a line except its own end.
+    static func statements(_ sql: String) -> [String] {
+        sql.components(separatedBy: ";\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .map { $0.hasSuffix(";") ? String($0.dropLast()) : $0 }.filter { !$0.isEmpty }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import PostgresNIO
+import TokenMeterCore
+
+extension PostgresStore {
+    /// This instance's own lifetime totals: what its counters resume from.
+    public func lifetimeTotals() async throws -> [UsageTotals] {
+        try await read { connection in
+            let rows = try await connection.query("""
+                SELECT service, operation, category, provider, model, status, resource_type, error_type, requests, input_tokens, cached_input_tokens,
+                    cache_write_tokens, output_tokens, reasoning_tokens, cost_nano, credits_micro, unpriced_requests
+                FROM lifetime_totals WHERE instance = \(instance)
+                """, logger: logger)
+            var all: [UsageTotals] = []
+            for try await row in rows {
+                let c = row.makeRandomAccess()
+                let errorType = try c["error_type"].decode(String.self)
+                var totals = UsageTotals(service: try c["service"].decode(String.self), operation: try c["operation"].decode(String.self),
+                                         category: try c["category"].decode(String.self), provider: try c["provider"].decode(String.self),
+                                         model: try c["model"].decode(String.self),
+                                         status: RecordStatus(rawValue: try c["status"].decode(String.self)) ?? .success,
+                                         errorType: errorType.isEmpty ? nil : errorType)
+                func int(_ name: String) throws -> Int64 { try c[name].decode(Int64.self) }
+                totals.resourceType = try c["resource_type"].decode(String.self)
+                totals.requests = try int("requests")
+                totals.tokens = TokenCounts(input: try int("input_tokens"), cachedInput: try int("cached_input_tokens"),
+                                            cacheWrite: try int("cache_write_tokens"), output: try int("output_tokens"),
+                                            reasoning: try int("reasoning_tokens"))
+                totals.costNanoUSD = try int("cost_nano")
+                totals.creditsMicro = try int("credits_micro")
+                totals.unpricedRequests = try int("unpriced_requests")
+                all.append(totals)
+            }
+            return all
+        }
+    }
+
+    /// Pending records in the whole store (every instance's).
+    public func pendingCounts() async throws -> [PendingCount] {
+        try await read { connection in
+            let rows = try await connection.query("""
+                SELECT service, operation, model, count(*) FROM usage_records WHERE status = 'pending' GROUP BY service, operation, model
+                """, logger: logger)
+            var counts: [PendingCount] = []
+            for try await (service, operation, model, n) in rows.decode((String, String, String, Int64).self) {
+                counts.append(PendingCount(service: service, operation: operation, model: model, count: n))
+            }
+            return counts
+        }
+    }
+
+    /// Prunes under a store-wide advisory lock: one instance prunes at a time, the others skip this
+    /// round (and take over when the one holding it is gone, since the lock dies with its session).
+    public func prune(retention: RetentionPolicy, now: Date) async throws -> PruneSummary {
+        let summary = PruneSummary()
+        let rawCutoff = retention.oldestKept(nil, now: now).unixMilliseconds
+        let minuteCutoff = retention.oldestKept(.minute, now: now).unixMilliseconds
+        let hourCutoff = retention.oldestKept(.hour, now: now).unixMilliseconds
+        let pendingCutoff = retention.pendingExpiry(now: now).unixMilliseconds
+        let done = try await withMaintenanceLock(PostgresSchema.pruneLock) { () async throws -> PruneSummary in
+            var summary = summary
+            summary.pendingDeleted = try await guardedTransaction { connection in
+                let rows = try await connection.query("""
+                    DELETE FROM usage_records WHERE status = 'pending' AND received_at < \(pendingCutoff) RETURNING service, operation, model
+                    """, logger: logger)
+                var counts: [[String]: Int64] = [:]
+                for try await (service, operation, model) in rows.decode((String, String, String).self) { counts[[service, operation, model], default: 0] += 1 }
+                return counts.map { PendingCount(service: $0.key[0], operation: $0.key[1], model: $0.key[2], count: $0.value) }
+            }
+            summary.records = try await deleteInChunks("""
+                DELETE FROM usage_records WHERE id IN (SELECT id FROM usage_records WHERE ts < $1 AND status <> 'pending' LIMIT 5000)
+                """, rawCutoff) + summary.pendingDeleted.reduce(0) { $0 + Int($1.count) }
+            summary.minuteRows = try await deleteInChunks("DELETE FROM rollup_minute WHERE bucket < $1", minuteCutoff)
+            summary.hourRows = try await deleteInChunks("DELETE FROM rollup_hour WHERE bucket < $1", hourCutoff)
+            summary.hourUserSetRows = try await deleteInChunks("DELETE FROM user_sets_hour WHERE bucket < $1", hourCutoff)
+            return summary
+        }
+        return done ?? summary
+    }
+
+    private func deleteInChunks(_ sql: String, _ cutoff: Int64) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await guardedTransaction { connection in
+                var bindings = PostgresBindings()
+                bindings.append(cutoff)
+                let counted = PostgresQuery(unsafeSQL: "WITH deleted AS (\(sql) RETURNING 1) SELECT count(*) FROM deleted", binds: bindings)
+                return Int(try await connection.query(counted, logger: logger).collect().first?.decode(Int64.self) ?? 0)
+            }
+            total += deleted
+            if deleted == 0 || !sql.contains("LIMIT") { return total }
+            await Task.yield()
+        }
+    }
+
+    /// A real committed write (this instance's row of `instances`), for readiness when no records arrive.
+    public func probeWrite(now: Date) async throws {
+        let at = now.unixMilliseconds
+        try await guardedTransaction { connection in
+            try await connection.query("""
+                INSERT INTO instances (name, started_at, last_probe) VALUES (\(instance), \(at), \(at))
+                ON CONFLICT (name) DO UPDATE SET last_probe = excluded.last_probe
+                """, logger: logger)
+        }
+    }
+}
