@@ -13,20 +13,25 @@ enum RecordRow {
         "cost_nano", "cost_source", "caller_cost_nano", "price_version", "unpriced", "credits_micro",
         "caller_credits_micro", "duration_us", "error_type", "error_message", "metadata", "user_ordinal",
         "cache_write_1h_tokens", "router_cost_nano", "unrecognized_usage", "price_match", "unpriced_reason",
-        "resource_type", "resource_id", "tags",
+        "resource_type", "resource_id", "tags", "id_hash",
     ]
 
+    /// The insert, and the idempotency check in the same statement (so in the batch's transaction):
+    /// the row goes in unless a stored record has the same id. `id_hash` is `RecordIDKey` of the id
+    /// (an integer index, not unique), and the id text is compared among the rows with that key, so
+    /// two different ids with the same key are both stored. Parameters are numbered as `columns`.
     static let insertSQL = """
         INSERT INTO usage_records (\(columns.joined(separator: ", ")))
-        VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))
-        ON CONFLICT (id) DO NOTHING
+        SELECT \((1...columns.count).map { "?\($0)" }.joined(separator: ", "))
+        WHERE NOT EXISTS (SELECT 1 FROM usage_records WHERE id_hash = ?\(columns.firstIndex(of: "id_hash")! + 1)
+                          AND id = ?\(columns.firstIndex(of: "id")! + 1))
         """
 
     /// Binds a record's values, in `columns` order, straight to a prepared `insertSQL` statement
     /// through the sqlite3 C API. Building GRDB `StatementArguments` from 36 existentials per record
     /// was a tenth of the batched ingest profile; this is also what the benchmark's raw-SQLite
     /// reference binds, so both sides write the same rows.
-    static func bind(_ p: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, to statement: OpaquePointer) {
+    static func bind(_ p: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, idKey: Int64, to statement: OpaquePointer) {
         let r = p.record
         sqlite3_reset(statement)
         var index: Int32 = 0
@@ -54,7 +59,7 @@ enum RecordRow {
         text(r.errorType); text(r.errorMessage); text(r.metadataJSON); int(userOrdinal)
         int(r.tokens.cacheWrite1h); int(r.routerCostNanoUSD); text(StoreRowCoding.unrecognizedJSON(r.unrecognizedUsage))
         text(p.priceMatch); text(p.unpricedReason)
-        text(r.resourceType); text(r.resourceID); text(ResourceFields.json(r.tags))
+        text(r.resourceType); text(r.resourceID); text(ResourceFields.json(r.tags)); int(idKey)
         assert(Int(index) == columns.count)
     }
 
@@ -68,10 +73,11 @@ enum RecordRow {
             cost_nano = ?, cost_source = ?, caller_cost_nano = ?, price_version = ?, unpriced = ?, credits_micro = ?,
             caller_credits_micro = ?, duration_us = ?, error_type = ?, error_message = ?,
             cache_write_1h_tokens = ?, router_cost_nano = ?, unrecognized_usage = ?, price_match = ?, unpriced_reason = ?
-        WHERE id = ? AND status = 'pending'
+        WHERE seq = ? AND status = 'pending'
         """
 
-    static func completionArguments(_ p: PricedRecord, completedAt: Date) -> StatementArguments {
+    /// `seq`: the row the completion was read from (found by `id_hash` and `id`).
+    static func completionArguments(_ p: PricedRecord, completedAt: Date, seq: Int64) -> StatementArguments {
         let r = p.record
         let values: [(any DatabaseValueConvertible)?] = [
             r.status.rawValue, completedAt.unixMilliseconds, p.category.rawValue, p.provider, p.model,
@@ -79,7 +85,7 @@ enum RecordRow {
             r.units.requests, r.units.images, r.units.seconds, r.units.minutes, r.units.characters,
             p.costNanoUSD, p.costSource.rawValue, r.callerCostNanoUSD, p.priceVersion, p.unpriced, p.creditsMicro,
             r.creditsMicro, r.durationMicros, r.errorType, r.errorMessage, r.tokens.cacheWrite1h, r.routerCostNanoUSD,
-            StoreRowCoding.unrecognizedJSON(r.unrecognizedUsage), p.priceMatch, p.unpricedReason, r.id,
+            StoreRowCoding.unrecognizedJSON(r.unrecognizedUsage), p.priceMatch, p.unpricedReason, seq,
         ]
         return StatementArguments(values)
     }

@@ -14,8 +14,11 @@ public final class SQLiteStore: UsageStore {
     /// Binds a record to a prepared INSERT of `usageRecordColumns` as the store does (for the
     /// benchmark's raw-SQLite reference). The user ordinal is the store's dictionary id of `userID`.
     package static func bindUsageRecord(_ record: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, to statement: OpaquePointer) {
-        RecordRow.bind(record, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs, to: statement)
+        RecordRow.bind(record, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs, idKey: RecordIDKey.key(record.record.id), to: statement)
     }
+    /// The store's INSERT of `usageRecordColumns` with its idempotency check (for the benchmark's
+    /// raw-SQLite reference, so both sides run the same statement).
+    public static var usageRecordInsertSQL: String { RecordRow.insertSQL }
     public let path: String
     let userOrdinals = UserOrdinals()
     /// Where user sets start to hold every user (Int64.min, or the oldest raw record kept when a
@@ -29,12 +32,23 @@ public final class SQLiteStore: UsageStore {
     let fileGuard: StoreFileGuard
     /// A permanent fault seen by a write: every later write fails fast with it, untouched.
     private let permanentFault = Mutex<StoreFault?>(nil)
+    /// The key of a record id in the `id_hash` index: `RecordIDKey.key`, or a test's function (one
+    /// that makes different ids collide, to check that the id text decides).
+    let idKey: @Sendable (String) -> Int64
 
     /// The wall clock a record's received time and a price change's time are read from.
     let now: WallClock
 
-    public init(path: String, synchronous: Synchronous = .full, readonly: Bool = false, now: @escaping WallClock = Date.init) throws {
+    public convenience init(path: String, synchronous: Synchronous = .full, readonly: Bool = false, now: @escaping WallClock = Date.init) throws {
+        try self.init(path: path, synchronous: synchronous, readonly: readonly, now: now, idKey: RecordIDKey.key)
+    }
+
+    /// `idKey` must be the function the file was written with (it is stored in `id_hash`); only tests
+    /// pass another one.
+    init(path: String, synchronous: Synchronous = .full, readonly: Bool = false, now: @escaping WallClock = Date.init,
+         idKey: @escaping @Sendable (String) -> Int64) throws {
         self.now = now
+        self.idKey = idKey
         try StoreSoundness.verify(path: path, knownMigrations: StoreSchema.migrator.migrations)
         var config = Configuration()
         config.busyMode = .timeout(5)
@@ -42,6 +56,10 @@ public final class SQLiteStore: UsageStore {
         config.label = "tokenmeter"
         config.prepareDatabase { db in
             UserSetTables.registerFunctions(db)
+            // The id key as SQL, for the v7 migration's backfill (and for operators' own queries).
+            db.add(function: DatabaseFunction(StoreSchema.idKeyFunction, argumentCount: 1, pure: true) { values in
+                String.fromDatabaseValue(values[0]).map(idKey)
+            })
             // 64 MiB of page cache per connection instead of SQLite's 2 MiB: inserts into the
             // random-id UNIQUE index and rollup upserts then stay in memory instead of re-reading pages.
             try db.execute(sql: "PRAGMA cache_size = -65536")
@@ -147,7 +165,8 @@ public final class SQLiteStore: UsageStore {
                 switch write {
                 case .insert(let record):
                     let ordinal = try record.record.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
-                    RecordRow.bind(record, userOrdinal: ordinal, receivedAtMs: receivedAt, to: insert.sqliteStatement)
+                    RecordRow.bind(record, userOrdinal: ordinal, receivedAtMs: receivedAt, idKey: self.idKey(record.record.id),
+                                   to: insert.sqliteStatement)
                     try insert.execute()
                     if db.changesCount == 1 {
                         results.append(.accepted)
@@ -169,7 +188,8 @@ public final class SQLiteStore: UsageStore {
     private func complete(id: String, _ completion: RecordCompletion, _ reprice: (UsageRecord) throws -> PricedRecord,
                           completedAt: Date, _ db: Database, _ aggregate: inout BatchAggregate,
                           _ resolved: inout UserOrdinals.Resolved) throws -> StoreWriteResult {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM usage_records WHERE id = ?", arguments: [id]) else {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM usage_records WHERE id_hash = ? AND id = ?",
+                                         arguments: [idKey(id), id]) else {
             return .notFound
         }
         let stored = RecordRow.record(from: row)
@@ -180,7 +200,7 @@ public final class SQLiteStore: UsageStore {
         } catch let error as NormalizationError {
             return .rejected(error)
         }
-        try db.execute(sql: RecordRow.completeSQL, arguments: RecordRow.completionArguments(priced, completedAt: completedAt))
+        try db.execute(sql: RecordRow.completeSQL, arguments: RecordRow.completionArguments(priced, completedAt: completedAt, seq: row["seq"]))
         let ordinal = try (row["user_ordinal"] as Int64?) ?? stored.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
         aggregate.add(priced, userOrdinal: ordinal)
         return .completed(priced, pendingModel: row["model"])

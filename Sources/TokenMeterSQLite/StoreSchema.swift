@@ -164,6 +164,7 @@ enum StoreSchema {
                 CREATE INDEX usage_records_unrecognized ON usage_records(ts) WHERE unrecognized_usage IS NOT NULL;
                 """)
         }
+        registerIDHash(&migrator)
         registerResources(&migrator)
         return migrator
     }

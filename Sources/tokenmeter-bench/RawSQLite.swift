@@ -5,7 +5,11 @@ import TokenMeterSQLite
 import TokenMeterServer
 
 /// The reference writer: the same rows into the same `usage_records` schema through the sqlite3 C API,
-/// one prepared INSERT, one transaction per batch, no rollups. The ceiling of what the storage can take.
+/// one prepared INSERT (the store's own, with its idempotency check), one transaction per batch, no
+/// rollups. The ceiling of what the storage can take.
+///
+/// `uniqueIDText`: the layout before v7 instead, for comparison: the same table with `id TEXT NOT
+/// NULL UNIQUE` and no `id_hash` index, and `ON CONFLICT (id) DO NOTHING` as the check.
 final class RawSQLiteWriter {
     private var db: OpaquePointer?
     private var insert: OpaquePointer?
@@ -14,19 +18,31 @@ final class RawSQLiteWriter {
     static let columns = SQLiteStore.usageRecordColumns
 
     /// `schema`: the CREATE statements of `usage_records` and its indexes, as the store made them.
-    init(path: String, synchronous: String, schema: [String]) throws {
+    init(path: String, synchronous: String, schema: [String], uniqueIDText: Bool = false) throws {
         guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else {
             throw BenchError("open \(path): \(String(cString: sqlite3_errmsg(db)))")
         }
         try exec("PRAGMA journal_mode = WAL")
         try exec("PRAGMA synchronous = \(synchronous)")
         try exec("PRAGMA cache_size = -65536")  // the same page cache as SQLiteStore
-        for sql in schema { try exec(sql) }
-        let sql = """
-            INSERT INTO usage_records (\(Self.columns.joined(separator: ", ")))
-            VALUES (\(Self.columns.map { _ in "?" }.joined(separator: ", ")))
-            ON CONFLICT (id) DO NOTHING
-            """
+        var sql = SQLiteStore.usageRecordInsertSQL
+        if uniqueIDText {
+            let table = schema.filter { $0.hasPrefix("CREATE TABLE") }
+            guard table.count == 1, let idColumn = table[0].range(of: #""id" TEXT NOT NULL"#) else {
+                throw BenchError("cannot find the id column in \(schema)")
+            }
+            var create = table[0]
+            create.replaceSubrange(idColumn, with: #""id" TEXT NOT NULL UNIQUE"#)
+            try exec(create)
+            for index in schema where index.hasPrefix("CREATE INDEX") && !index.contains("(id_hash)") { try exec(index) }
+            sql = """
+                INSERT INTO usage_records (\(Self.columns.joined(separator: ", ")))
+                VALUES (\(Self.columns.map { _ in "?" }.joined(separator: ", ")))
+                ON CONFLICT (id) DO NOTHING
+                """
+        } else {
+            for statement in schema { try exec(statement) }
+        }
         guard sqlite3_prepare_v2(db, sql, -1, &insert, nil) == SQLITE_OK else { throw error("prepare") }
     }
 

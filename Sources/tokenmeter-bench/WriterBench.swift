@@ -40,6 +40,12 @@ struct WriterBench: AsyncParsableCommand {
     @Flag(help: "Run only store.commit, not the raw-SQLite reference (to count its system calls alone).")
     var storeOnly = false
 
+    @Flag(help: "Also run raw sqlite3 inserts into the layout before v7 (id TEXT UNIQUE, no id_hash index).")
+    var uniqueReference = false
+
+    @Option(help: "Record ids: random (128 random bits in hex, like UUIDv4 or provider generation ids) or uuid7 (time-ordered, as tokenmeter generates and its Python client sends).")
+    var ids = "random"
+
     func count(_ sync: SQLiteStore.Synchronous, _ batch: Int) -> Int {
         batch == 1 ? (sync == .full ? singleFull : singleNormal) : records
     }
@@ -51,8 +57,13 @@ struct WriterBench: AsyncParsableCommand {
         let maxCount = SQLiteStore.Synchronous.allCases.flatMap { s in batches.map { count(s, $0) } }.max() ?? 0
         let end = Date().unixMilliseconds
         var factory = RecordFactory(seed: 42)
-        let all = factory.records(count: maxCount, start: end - 86_400_000, spanMs: 86_400_000)
-        log("generated \(all.count) records; scratch databases at \(scratch)-*")
+        var all = factory.records(count: maxCount, start: end - 86_400_000, spanMs: 86_400_000)
+        switch ids {
+        case "random": break
+        case "uuid7": for i in all.indices { all[i].record.id = RecordID.generate(now: all[i].record.timestamp) }
+        default: throw ValidationError("--ids: \(ids) is not random or uuid7")
+        }
+        log("generated \(all.count) records (\(ids) ids, e.g. \(all.first?.record.id ?? "-")); scratch databases at \(scratch)-*")
 
         var lines: [String] = []
         let modes = try synchronous.map { name in
@@ -65,19 +76,29 @@ struct WriterBench: AsyncParsableCommand {
                 let rows = Array(all.prefix(n))
                 var store: [Double] = []
                 var raw: [Double] = []
+                var rawUnique: [Double] = []
+                var sides: [Side] = [.store]
+                if !storeOnly { sides.append(.raw) }
+                if uniqueReference && !storeOnly { sides.append(.rawUniqueText) }
                 for rep in 0..<repeats {
-                    // Alternate which side runs first so drift of the machine hits both.
-                    let order = rep % 2 == 0 ? [true, false] : [false, true]
-                    for tokenmeter in order where tokenmeter || !storeOnly {
-                        let path = "\(scratch)-\(tokenmeter ? "store" : "raw").sqlite"
+                    // Rotate which side runs first so drift of the machine hits all of them.
+                    let order = (0..<sides.count).map { sides[($0 + rep) % sides.count] }
+                    for side in order {
+                        let path = "\(scratch)-\(side).sqlite"
                         removeDatabase(path)
-                        let seconds = tokenmeter
-                            ? try await Self.runStore(path: path, sync: sync, rows: rows, batch: batch)
-                            : try Self.runRaw(path: path, sync: sync, schema: schema, rows: rows, batch: batch)
+                        let seconds = switch side {
+                        case .store: try await Self.runStore(path: path, sync: sync, rows: rows, batch: batch)
+                        case .raw: try Self.runRaw(path: path, sync: sync, schema: schema, rows: rows, batch: batch)
+                        case .rawUniqueText: try Self.runRaw(path: path, sync: sync, schema: schema, rows: rows, batch: batch, uniqueIDText: true)
+                        }
                         removeDatabase(path)
                         let rate = Double(n) / seconds
-                        if tokenmeter { store.append(rate) } else { raw.append(rate) }
-                        log("  \(sync.rawValue) batch \(batch) rep \(rep + 1) \(tokenmeter ? "tokenmeter" : "raw") \(n) records in \(format(seconds, 2)) s: \(format(rate)) records/s")
+                        switch side {
+                        case .store: store.append(rate)
+                        case .raw: raw.append(rate)
+                        case .rawUniqueText: rawUnique.append(rate)
+                        }
+                        log("  \(sync.rawValue) batch \(batch) rep \(rep + 1) \(side) \(n) records in \(format(seconds, 2)) s: \(format(rate)) records/s")
                     }
                 }
                 if storeOnly {
@@ -88,9 +109,18 @@ struct WriterBench: AsyncParsableCommand {
                 let line = "| \(sync.rawValue) | \(batch) | \(n) | \(format(s)) | \(format(r)) | \(format(s / r, 2)) |"
                 lines.append(line)
                 print(line)
+                let idsText = ids == "random" ? "random ids" : "UUIDv7 ids"
                 try ResultsFile(path: resultsTsv).append(
-                    "store.commit, synchronous \(sync.rawValue), batches of \(batch)", value: format(s), unit: "records/s",
-                    reference: "raw sqlite3 INSERT of the same rows", referenceValue: format(r), ratio: format(s / r, 2))
+                    "store.commit, synchronous \(sync.rawValue), batches of \(batch), \(idsText)", value: format(s), unit: "records/s",
+                    reference: "raw sqlite3 INSERT of the same rows, same schema and check", referenceValue: format(r), ratio: format(s / r, 2))
+                if !rawUnique.isEmpty {
+                    let u = Timing.median(rawUnique)
+                    try ResultsFile(path: resultsTsv).append(
+                        "raw sqlite3 INSERT, id TEXT UNIQUE (the layout before v7), synchronous \(sync.rawValue), batches of \(batch), \(idsText)",
+                        value: format(u), unit: "records/s", reference: "raw sqlite3 INSERT, v7 layout (id_hash index)",
+                        referenceValue: format(r), ratio: format(u / r, 2))
+                    print("|   raw id TEXT UNIQUE (before v7) | \(batch) | \(n) | - | \(format(u)) | \(format(u / r, 2)) of raw v7 |")
+                }
             }
         }
         print("")
@@ -116,8 +146,14 @@ struct WriterBench: AsyncParsableCommand {
         return seconds
     }
 
-    static func runRaw(path: String, sync: SQLiteStore.Synchronous, schema: [String], rows: [PricedRecord], batch: Int) throws -> Double {
-        let writer = try RawSQLiteWriter(path: path, synchronous: sync.rawValue, schema: schema)
+    enum Side: String, CustomStringConvertible {
+        case store = "tokenmeter", raw, rawUniqueText = "raw-unique-text"
+        var description: String { rawValue }
+    }
+
+    static func runRaw(path: String, sync: SQLiteStore.Synchronous, schema: [String], rows: [PricedRecord], batch: Int,
+                       uniqueIDText: Bool = false) throws -> Double {
+        let writer = try RawSQLiteWriter(path: path, synchronous: sync.rawValue, schema: schema, uniqueIDText: uniqueIDText)
         return try Timing.measure {
             var start = 0
             while start < rows.count {

@@ -78,7 +78,7 @@ public struct RecordNormalizer: Sendable {
             throw NormalizationError("id: required when status is pending (PATCH /v1/usage/{id} completes it)")
         }
         return UsageRecord(
-            id: givenID ?? UUID().uuidString, idWasGiven: givenID != nil, timestamp: timestamp,
+            id: givenID ?? RecordID.generate(), idWasGiven: givenID != nil, timestamp: timestamp,
             userID: userID, plan: plan, paying: paying, service: service, operation: operation,
             category: category, provider: provider, model: model, status: status, tokens: tokens,
             units: units, callerCostNanoUSD: cost, creditsMicro: credits, durationMs: duration,

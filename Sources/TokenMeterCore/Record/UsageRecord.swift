@@ -92,7 +92,7 @@ public struct UsageRecord: Sendable, Equatable {
     public var tags: [String: String]
 
     public init(
-        id: String = UUID().uuidString, idWasGiven: Bool = false, timestamp: Date, userID: String? = nil,
+        id: String = RecordID.generate(), idWasGiven: Bool = false, timestamp: Date, userID: String? = nil,
         plan: String? = nil, paying: Bool? = nil, service: String = "default", operation: String,
         category: UsageCategory? = nil, provider: String? = nil, model: String, status: RecordStatus = .success,
         tokens: TokenCounts = TokenCounts(), units: UsageUnits = UsageUnits(), callerCostNanoUSD: Int64? = nil,

@@ -30,25 +30,33 @@ public struct BatchWriter: Service {
 
     public func run() async throws {
         let queue = self.queue
+        // The loop runs in one unstructured task (it does not inherit this task's cancellation), so a
+        // cancelled service still commits what it already took: GRDB refuses to start a write in a
+        // cancelled task. Cancellation and shutdown close the queue; the loop drains it and ends.
+        // (One task for the writer's life, not one per batch: a task per batch was a thread hop
+        // per commit on the single-record path.)
+        let writer = self
+        let loop = Task { await writer.drain() }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
-                while true {
-                    if maxDelay > .zero, queue.depth < maxBatchRecords {
-                        try? await Task.sleep(for: maxDelay)
-                    }
-                    guard let batch = await queue.nextBatch(maxRecords: maxBatchRecords) else { break }
-                    // Unstructured, so a cancelled service still commits what it already took
-                    // (GRDB refuses to start a write in a cancelled task).
-                    let writer = self
-                    await Task { await writer.write(batch) }.value
-                }
-                logger.info("batch writer drained and stopped")
+                await loop.value
             } onCancel: {
                 queue.close()
             }
         } onGracefulShutdown: {
             queue.close()
         }
+    }
+
+    private func drain() async {
+        while true {
+            if maxDelay > .zero, queue.depth < maxBatchRecords {
+                try? await Task.sleep(for: maxDelay)
+            }
+            guard let batch = await queue.nextBatch(maxRecords: maxBatchRecords) else { break }
+            await write(batch)
+        }
+        logger.info("batch writer drained and stopped")
     }
 
     func write(_ batch: [WriteQueue.Item]) async {

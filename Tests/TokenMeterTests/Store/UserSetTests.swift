@@ -109,7 +109,7 @@ struct UserSetTests {
         let old = try DatabaseQueue(path: oldPath)
         try StoreSchema.migrator.migrate(old, upTo: "v1")
         let laterColumns: Set = ["user_ordinal", "cache_write_1h_tokens", "router_cost_nano", "unrecognized_usage",
-                                 "price_match", "unpriced_reason", "resource_type", "resource_id", "tags"]
+                                 "price_match", "unpriced_reason", "resource_type", "resource_id", "tags", "id_hash"]
         let v1Columns = RecordRow.columns.filter { !laterColumns.contains($0) }.joined(separator: ", ")
         try await old.writeWithoutTransaction { db in
             try db.execute(sql: "ATTACH DATABASE ? AS current", arguments: [current.path])

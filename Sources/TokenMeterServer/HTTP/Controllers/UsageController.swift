@@ -22,8 +22,7 @@ struct UsageController<Context: RequestContext> {
         let format = try Self.format(of: request)
         let body = try await Self.decodedBody(request, limit: bodyLimit, timeout: bodyTimeout)
         let summary = try await pipeline.throughTheQueue("the records") { try await pipeline.ingest(body: body, format: format) }
-        let status: HTTPResponse.Status = summary.accepted + summary.duplicates > 0 ? .ok : .badRequest
-        return JSONResponse.make(status: status, summary)
+        return IngestAnswer.response(summary)
     }
 
     /// Completes a pending record (CONTRACT 1.3).
