@@ -5,70 +5,24 @@ import TokenMeterCore
 /// Price changes, shared by every instance: saved in one transaction with the log's compaction and a
 /// bump of `price_generation`, which every instance polls (`watchPriceChanges`) to reload the catalog.
 extension PostgresStore {
-    private struct UpdateMeta: Codable {
-        var catalog_version: String?
-    }
-
     static let priceWriteLock: Int32 = 3
 
     public func loadPriceChanges() async throws -> [PriceChange] {
-        try await read { connection in
-            let decoder = JSONDecoder()
-            var changes: [PriceChange] = []
-            var update: (version: String?, entries: [PriceEntry])?
-            func flush() {
-                if let u = update { changes.append(.replaceShipped(catalogVersion: u.version, entries: u.entries)) }
-                update = nil
+        let rows = try await read { connection in
+            var rows: [StoredPriceChange] = []
+            let result = try await connection.query("SELECT kind, model, valid_from, entry_json, layer FROM price_changes ORDER BY seq", logger: logger)
+            for try await (kind, model, validFrom, json, layer) in result.decode((String, String, Int64?, String?, String?).self) {
+                rows.append(StoredPriceChange(kind: kind, model: model, validFrom: validFrom, entryJSON: json, layer: layer))
             }
-            let rows = try await connection.query("SELECT kind, model, valid_from, entry_json, layer FROM price_changes ORDER BY seq", logger: logger)
-            for try await (kind, model, validFrom, json, layer) in rows.decode((String, String, Int64?, String?, String?).self) {
-                let entry = try json.flatMap { kind == "put" ? try decoder.decode(PriceEntry.self, from: Data($0.utf8)) : nil }
-                switch (layer, kind, entry) {
-                case ("update", "delete", _):
-                    flush()
-                    let meta = try json.map { try decoder.decode(UpdateMeta.self, from: Data($0.utf8)) }
-                    update = (meta?.catalog_version, [])
-                case ("update", "put", let entry?):
-                    update?.entries.append(entry)
-                case ("import", "put", let entry?):
-                    flush()
-                    changes.append(.imported(entry))
-                case (_, "put", let entry?):
-                    flush()
-                    changes.append(.put(entry))
-                default:
-                    flush()
-                    changes.append(.delete(model: model, validFrom: validFrom.map(Date.init(unixMilliseconds:))))
-                }
-            }
-            flush()
-            return changes
+            return rows
         }
+        return try PriceChangeLog.changes(from: rows)
     }
 
     public func savePriceChanges(_ changes: [PriceChange]) async throws {
         guard !changes.isEmpty else { return }  // `PricingService.apply([])` only reloads
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        func json(_ entry: PriceEntry) throws -> String { String(decoding: try encoder.encode(entry), as: UTF8.self) }
-        var rows: [(kind: String, model: String, validFrom: Int64?, json: String?, layer: String?)] = []
-        for change in changes {
-            switch change {
-            case .put(let entry):
-                rows.append(("put", entry.model, entry.validFrom?.unixMilliseconds, try json(entry), nil))
-            case .delete(let model, let validFrom):
-                rows.append(("delete", model.lowercased(), validFrom?.unixMilliseconds, nil, nil))
-            case .imported(let entry):
-                rows.append(("put", entry.model, entry.validFrom?.unixMilliseconds, try json(entry), "import"))
-            case .replaceShipped(let version, let entries):
-                let meta = String(decoding: try encoder.encode(UpdateMeta(catalog_version: version)), as: UTF8.self)
-                rows.append(("delete", "*", nil, meta, "update"))
-                for entry in entries {
-                    rows.append(("put", entry.model, entry.validFrom?.unixMilliseconds, try json(entry), "update"))
-                }
-            }
-        }
-        let now = Date().unixMilliseconds
+        let rows = try PriceChangeLog.rows(for: changes)
+        let now = self.now().unixMilliseconds
         let toInsert = rows
         try await guardedTransaction { connection in
             // One price writer at a time across instances: the log's order is the replay order.
@@ -76,7 +30,7 @@ extension PostgresStore {
             for row in toInsert {
                 try await connection.query("""
                     INSERT INTO price_changes (kind, model, valid_from, entry_json, created_at, layer)
-                    VALUES (\(row.kind), \(row.model), \(row.validFrom), \(row.json), \(now), \(row.layer))
+                    VALUES (\(row.kind), \(row.model), \(row.validFrom), \(row.entryJSON), \(now), \(row.layer))
                     """, logger: logger)
             }
             // Rows a replay no longer needs go in the same transaction (as in the SQLite store).

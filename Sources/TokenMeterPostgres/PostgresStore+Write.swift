@@ -17,7 +17,7 @@ extension PostgresStore {
     }
 
     private func write(_ writes: [StoreWrite], _ connection: PostgresConnection) async throws -> ([StoreWriteResult], [[UInt8]: Int64]) {
-        let now = Date()
+        let now = self.now()
         // The first insert of each id in the batch; a later one of the same id is a duplicate.
         var firstInsert: [[UInt8]: Int] = [:]
         var inserts: [(key: [UInt8], record: PricedRecord)] = []

@@ -24,6 +24,8 @@ public final class PostgresStore: UsageStore {
     /// The advisory lock on the instance name, on its own connection, for the life of the store.
     let instanceLock: InstanceLock
     let ordinals = OrdinalCache()
+    /// The wall clock received times, price-change times and instance start times are read from.
+    let now: WallClock = Date.init
     private let permanentFault = Mutex<StoreFault?>(nil)
 
     private init(instance: String, location: PostgresLocation, client: PostgresClient, instanceLock: InstanceLock, logger: Logger) {
