@@ -5,15 +5,7 @@ import TokenMeterCore
 /// Mapping between `PricedRecord` and a row of the PostgreSQL `usage_records` (the SQLite store's
 /// columns, plus the instance that accepted the record).
 enum PostgresRecordRow {
-    static let columns = [
-        "id", "id_given", "ts", "received_at", "user_id", "plan", "paying", "service", "operation", "category", "provider",
-        "model", "model_raw", "status", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
-        "reasoning_tokens", "units_requests", "units_images", "units_seconds", "units_minutes", "units_characters",
-        "cost_nano", "cost_source", "caller_cost_nano", "price_version", "unpriced", "credits_micro",
-        "caller_credits_micro", "duration_us", "error_type", "error_message", "metadata", "user_ordinal",
-        "cache_write_1h_tokens", "router_cost_nano", "unrecognized_usage", "price_match", "unpriced_reason", "instance",
-        "resource_type", "resource_id", "tags",
-    ]
+    static let columns = StoreRowCoding.recordColumns + ["instance"]
 
     static func bind(_ p: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, instance: String, to b: inout PostgresBindings) {
         let r = p.record
@@ -27,8 +19,8 @@ enum PostgresRecordRow {
         b.append(p.creditsMicro); b.append(r.creditsMicro); b.append(r.durationMicros)
         b.append(r.errorType); b.append(r.errorMessage); b.append(r.metadataJSON); b.append(userOrdinal)
         b.append(r.tokens.cacheWrite1h); b.append(r.routerCostNanoUSD); b.append(StoreRowCoding.unrecognizedJSON(r.unrecognizedUsage))
-        b.append(p.priceMatch); b.append(p.unpricedReason); b.append(instance)
-        b.append(r.resourceType); b.append(r.resourceID); b.append(ResourceFields.json(r.tags))
+        b.append(p.priceMatch); b.append(p.unpricedReason)
+        b.append(r.resourceType); b.append(r.resourceID); b.append(ResourceFields.json(r.tags)); b.append(instance)
     }
 
     /// What a completion reads back.

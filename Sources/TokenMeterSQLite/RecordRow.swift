@@ -6,15 +6,7 @@ import GRDBSQLite
 /// Mapping between `PricedRecord` and a row of `usage_records`.
 enum RecordRow {
     /// Also what the benchmark's raw-SQLite reference inserts (`SQLiteStore.usageRecordColumns`).
-    static let columns = [
-        "id", "id_given", "ts", "received_at", "user_id", "plan", "paying", "service", "operation", "category", "provider",
-        "model", "model_raw", "status", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
-        "reasoning_tokens", "units_requests", "units_images", "units_seconds", "units_minutes", "units_characters",
-        "cost_nano", "cost_source", "caller_cost_nano", "price_version", "unpriced", "credits_micro",
-        "caller_credits_micro", "duration_us", "error_type", "error_message", "metadata", "user_ordinal",
-        "cache_write_1h_tokens", "router_cost_nano", "unrecognized_usage", "price_match", "unpriced_reason",
-        "resource_type", "resource_id", "tags", "id_hash",
-    ]
+    static let columns = StoreRowCoding.recordColumns + ["id_hash"]
 
     /// The insert, and the idempotency check in the same statement (so in the batch's transaction):
     /// the row goes in unless a stored record has the same id. `id_hash` is `RecordIDKey` of the id
