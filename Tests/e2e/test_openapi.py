@@ -79,7 +79,10 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(s
         "--header", f"Authorization: Bearer {ADMIN}",
         "--max-examples", os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "30"),
         "--max-time", os.environ.get("SCHEMATHESIS_MAX_TIME", "150"),
-        "--workers", "2",
+        # One worker: with two, CPython 3.11's ast.parse (Hypothesis describing its filters) raced
+        # between threads and raised "SystemError: AST constructor recursion depth mismatch" in CI,
+        # an error inside the tool, not an answer of the server.
+        "--workers", "1",
         "--seed", seed,
         "--request-timeout", "30",
         "--suppress-health-check", "all",
