@@ -26,7 +26,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     // The target graph (docs/ARCHITECTURE.md): the core knows records, prices, rollups, report plans
-    // and the store's role protocols, with no HTTP, SQL or Prometheus; each store backend is a target
+    // and the store's role protocols, with no HTTP server, database driver or Prometheus; each store backend is a target
     // over the core; the server (HTTP, metrics, services) is over the core and knows no backend; the
     // CLI opens a backend and hands it to the server.
     targets: [
