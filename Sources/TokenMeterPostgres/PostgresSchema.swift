@@ -7,7 +7,7 @@ import TokenMeterCore
 enum PostgresSchema {
     static let rollupTables: [Granularity: String] = [.minute: "rollup_minute", .hour: "rollup_hour", .day: "rollup_day"]
     static let userSetTables: [Granularity: String] = [.hour: "user_sets_hour", .day: "user_sets_day"]
-    static let dimensionColumns = ["service", "operation", "category", "provider", "model", "status", "resource_type"]
+    static let dimensionColumns = RollupDimensions.columnNames
 
     /// Advisory-lock namespace (first key) of this store's locks; the second key names the lock.
     static let lockNamespace: Int32 = 0x746d_6574  // "tmet"

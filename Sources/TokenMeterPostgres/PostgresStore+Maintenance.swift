@@ -6,30 +6,15 @@ extension PostgresStore {
     /// This instance's own lifetime totals: what its counters resume from.
     public func lifetimeTotals() async throws -> [UsageTotals] {
         try await read { connection in
-            let rows = try await connection.query("""
-                SELECT service, operation, category, provider, model, status, resource_type, error_type, requests, input_tokens, cached_input_tokens,
-                    cache_write_tokens, output_tokens, reasoning_tokens, cost_nano, credits_micro, unpriced_requests
-                FROM lifetime_totals WHERE instance = \(instance)
-                """, logger: logger)
+            let keys = UsageTotals.keyColumnNames, counters = UsageTotals.counterColumnNames
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: """
+                SELECT \((keys + counters).joined(separator: ", ")) FROM lifetime_totals WHERE instance = $1
+                """, binds: { var b = PostgresBindings(); b.append(instance); return b }()), logger: logger)
             var all: [UsageTotals] = []
             for try await row in rows {
                 let c = row.makeRandomAccess()
-                let errorType = try c["error_type"].decode(String.self)
-                var totals = UsageTotals(service: try c["service"].decode(String.self), operation: try c["operation"].decode(String.self),
-                                         category: try c["category"].decode(String.self), provider: try c["provider"].decode(String.self),
-                                         model: try c["model"].decode(String.self),
-                                         status: RecordStatus(rawValue: try c["status"].decode(String.self)) ?? .success,
-                                         errorType: errorType.isEmpty ? nil : errorType)
-                func int(_ name: String) throws -> Int64 { try c[name].decode(Int64.self) }
-                totals.resourceType = try c["resource_type"].decode(String.self)
-                totals.requests = try int("requests")
-                totals.tokens = TokenCounts(input: try int("input_tokens"), cachedInput: try int("cached_input_tokens"),
-                                            cacheWrite: try int("cache_write_tokens"), output: try int("output_tokens"),
-                                            reasoning: try int("reasoning_tokens"))
-                totals.costNanoUSD = try int("cost_nano")
-                totals.creditsMicro = try int("credits_micro")
-                totals.unpricedRequests = try int("unpriced_requests")
-                all.append(totals)
+                all.append(UsageTotals(keyValues: try keys.map { try c[$0].decode(String.self) },
+                                       counterValues: try counters.map { try c[$0].decode(Int64.self) }))
             }
             return all
         }

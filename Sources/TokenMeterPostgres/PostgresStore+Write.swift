@@ -179,15 +179,13 @@ extension PostgresStore {
                 b.append(BitChunk(words: row.words))
             }
         }
-        let counters = ["requests", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
-                        "reasoning_tokens", "cost_nano", "credits_micro", "unpriced_requests"]
-        try await upsert(aggregate.lifetimeRows, table: "lifetime_totals", columns: ["instance"] + dimensions + ["error_type"] + counters,
-                         key: ["instance"] + dimensions + ["error_type"],
+        let counters = UsageTotals.counterColumnNames
+        try await upsert(aggregate.lifetimeRows, table: "lifetime_totals", columns: ["instance"] + UsageTotals.keyColumnNames + counters,
+                         key: ["instance"] + UsageTotals.keyColumnNames,
                          update: counters.map { "\($0) = lifetime_totals.\($0) + excluded.\($0)" }, connection) { t, b in
             b.append(instance)
-            for value in [t.service, t.operation, t.category, t.provider, t.model, t.status.rawValue, t.resourceType, t.errorType ?? ""] { b.append(value) }
-            for value in [t.requests, t.tokens.input, t.tokens.cachedInput, t.tokens.cacheWrite, t.tokens.output, t.tokens.reasoning,
-                          t.costNanoUSD, t.creditsMicro, t.unpricedRequests] { b.append(value) }
+            for value in t.keyValues { b.append(value) }
+            for value in t.counterValues { b.append(value) }
         }
     }
 

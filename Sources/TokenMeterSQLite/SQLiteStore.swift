@@ -207,13 +207,19 @@ public final class SQLiteStore: UsageStore {
     }
 
     private static let rollupUpsertSQL: [Granularity: String] = StoreSchema.rollupTables.mapValues { table in
+        let key = ["bucket"] + RollupDimensions.columnNames
         let figures = StoreSchema.figureColumns
-        return """
-            INSERT INTO \(table) (bucket, service, operation, category, provider, model, status, resource_type, \(figures.joined(separator: ", ")))
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, \(figures.map { _ in "?" }.joined(separator: ", ")))
-            ON CONFLICT (bucket, service, operation, category, provider, model, status, resource_type) DO UPDATE SET
-            \(figures.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", "))
-            """
+        return upsertSQL(table, key: key, adding: figures)
+    }
+
+    private static let lifetimeUpsertSQL = upsertSQL("lifetime_totals", key: UsageTotals.keyColumnNames, adding: UsageTotals.counterColumnNames)
+
+    /// `INSERT … ON CONFLICT (key) DO UPDATE` adding each of `adding` to the stored value.
+    private static func upsertSQL(_ table: String, key: [String], adding columns: [String]) -> String {
+        """
+        INSERT INTO \(table) (\((key + columns).joined(separator: ", "))) VALUES (\((key + columns).map { _ in "?" }.joined(separator: ", ")))
+        ON CONFLICT (\(key.joined(separator: ", "))) DO UPDATE SET \(columns.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", "))
+        """
     }
 
     /// Upserts the rollup, user-set and lifetime rows of one batch.
@@ -224,32 +230,16 @@ public final class SQLiteStore: UsageStore {
             statements[granularity] = try db.cachedStatement(sql: rollupUpsertSQL[granularity]!)
         }
         for (key, value) in aggregate.rollups {
-            let d = aggregate.dimensions[key.dimension]
-            var arguments: [(any DatabaseValueConvertible)?] = [key.bucket, d.service, d.operation, d.category, d.provider, d.model, d.status, d.resourceType]
-            arguments += value.columnValues.map { $0 as (any DatabaseValueConvertible)? }
+            var arguments: [any DatabaseValueConvertible] = [key.bucket]
+            arguments += aggregate.dimensions[key.dimension].columnValues as [any DatabaseValueConvertible]
+            arguments += value.columnValues as [any DatabaseValueConvertible]
             try statements[key.granularity]!.execute(arguments: StatementArguments(arguments))
         }
         try UserSetTables.write(aggregate.userSets, dimensions: aggregate.dimensions, db)
-        let lifetime = try db.cachedStatement(sql: """
-            INSERT INTO lifetime_totals (service, operation, category, provider, model, status, error_type, requests,
-                input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nano,
-                credits_micro, unpriced_requests, resource_type)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (service, operation, category, provider, model, status, error_type, resource_type) DO UPDATE SET
-                requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
-                cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
-                cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-                output_tokens = output_tokens + excluded.output_tokens,
-                reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
-                cost_nano = cost_nano + excluded.cost_nano, credits_micro = credits_micro + excluded.credits_micro,
-                unpriced_requests = unpriced_requests + excluded.unpriced_requests
-            """)
+        let lifetime = try db.cachedStatement(sql: lifetimeUpsertSQL)
         for totals in aggregate.totals {
-            let t = totals.tokens
-            try lifetime.execute(arguments: [totals.service, totals.operation, totals.category, totals.provider, totals.model,
-                                             totals.status.rawValue, totals.errorType ?? "", totals.requests, t.input,
-                                             t.cachedInput, t.cacheWrite, t.output, t.reasoning, totals.costNanoUSD,
-                                             totals.creditsMicro, totals.unpricedRequests, totals.resourceType])
+            try lifetime.execute(arguments: StatementArguments(totals.keyValues as [any DatabaseValueConvertible]
+                                                               + totals.counterValues as [any DatabaseValueConvertible]))
         }
     }
 
@@ -258,20 +248,8 @@ public final class SQLiteStore: UsageStore {
     public func lifetimeTotals() async throws -> [UsageTotals] {
         try await guardedRead { db in
             try Row.fetchAll(db, sql: "SELECT * FROM lifetime_totals ORDER BY rowid").map { row in
-                let errorType: String = row["error_type"]
-                var totals = UsageTotals(service: row["service"], operation: row["operation"], category: row["category"],
-                                         provider: row["provider"], model: row["model"],
-                                         status: RecordStatus(rawValue: row["status"]) ?? .success,
-                                         errorType: errorType.isEmpty ? nil : errorType)
-                totals.resourceType = row["resource_type"] ?? ""
-                totals.requests = row.sum("requests")
-                totals.tokens = TokenCounts(input: row.sum("input_tokens"), cachedInput: row.sum("cached_input_tokens"),
-                                            cacheWrite: row.sum("cache_write_tokens"), output: row.sum("output_tokens"),
-                                            reasoning: row.sum("reasoning_tokens"))
-                totals.costNanoUSD = row.sum("cost_nano")
-                totals.creditsMicro = row.sum("credits_micro")
-                totals.unpricedRequests = row.sum("unpriced_requests")
-                return totals
+                UsageTotals(keyValues: UsageTotals.keyColumnNames.map { (row[$0] as String?) ?? "" },
+                            counterValues: UsageTotals.counterColumnNames.map { row.sum($0) })
             }
         }
     }

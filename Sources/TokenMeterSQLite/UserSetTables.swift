@@ -24,13 +24,20 @@ enum UserSetTables {
         return data
     }
 
+    /// The dimension key columns: the rollup key, or with `legacy` the tables as migration v2 made
+    /// them (no `resource_type`, which v8 added as the last key column).
+    private static func keyColumns(legacy: Bool) -> ArraySlice<String> {
+        legacy ? RollupDimensions.columnNames.dropLast() : RollupDimensions.columnNames[...]
+    }
+
     /// `legacy`: the tables as migration v2 made them (no `resource_type` key, added by v8).
     private static func upsertSQL(_ granularity: Granularity, legacy: Bool) -> String {
         let table = StoreSchema.userSetTables[granularity]!
-        let keys = "bucket, service, operation, category, provider, model, status" + (legacy ? "" : ", resource_type")
+        let keys = (["bucket"] + keyColumns(legacy: legacy)).joined(separator: ", ")
+        let width = 1 + keyColumns(legacy: legacy).count + 3
         return """
             INSERT INTO \(table) (\(keys), paying, chunk, members)
-            VALUES (?, ?, ?, ?, ?, ?, ?, \(legacy ? "" : "?, ")?, ?, ?)
+            VALUES (\(Array(repeating: "?", count: width).joined(separator: ", ")))
             ON CONFLICT (\(keys), paying, chunk) DO UPDATE SET
                 members = \(unionFunction)(members, excluded.members)
                 WHERE NOT \(containsFunction)(members, excluded.members)
@@ -44,8 +51,8 @@ enum UserSetTables {
             let statement = try db.cachedStatement(sql: legacy ? upsertSQL(key.granularity, legacy: true) : upserts[key.granularity]!)
             let d = dimensions[key.dimension]
             for (chunk, data) in set.encodedChunks {
-                var arguments: [any DatabaseValueConvertible] = [key.bucket, d.service, d.operation, d.category, d.provider, d.model, d.status]
-                if !legacy { arguments.append(d.resourceType) }
+                var arguments: [any DatabaseValueConvertible] = [key.bucket]
+                arguments += d.columnValues.prefix(keyColumns(legacy: legacy).count).map { $0 as any DatabaseValueConvertible }
                 arguments += [key.paying, chunk, data] as [any DatabaseValueConvertible]
                 try statement.execute(arguments: StatementArguments(arguments))
             }

@@ -38,16 +38,51 @@ extension BatchAggregate {
 
     /// Lifetime totals sorted by (dimensions, status, error type).
     public var lifetimeRows: [UsageTotals] {
-        func key(_ t: UsageTotals) -> String {
-            [t.service, t.operation, t.category, t.provider, t.model, t.status.rawValue, t.resourceType, t.errorType ?? ""].joined(separator: "\u{0}")
-        }
-        return lifetime.values.sorted { key($0) < key($1) }
+        lifetime.values.sorted { $0.keyValues.joined(separator: "\u{0}") < $1.keyValues.joined(separator: "\u{0}") }
     }
 }
 
 extension RollupDimensions {
+    /// The key columns of every store's rollup and user-set tables (after `bucket`), in `columnValues`
+    /// order (the one list).
+    public static let columnNames = ["service", "operation", "category", "provider", "model", "status", "resource_type"]
+
+    /// The dimensions in `columnNames` order.
+    public var columnValues: [String] { [service, operation, category, provider, model, status, resourceType] }
+
     /// One string that sorts like the tuple of the seven dimensions (a separator below any character they hold).
-    var sortKey: String { [service, operation, category, provider, model, status, resourceType].joined(separator: "\u{0}") }
+    var sortKey: String { columnValues.joined(separator: "\u{0}") }
+}
+
+extension UsageTotals {
+    /// The key columns of every store's lifetime table, in `keyValues` order: the rollup key and the
+    /// error type ("" for none).
+    public static let keyColumnNames = RollupDimensions.columnNames + ["error_type"]
+
+    /// The counter columns of every store's lifetime table, in `counterValues` order.
+    public static let counterColumnNames = [
+        "requests", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
+        "cost_nano", "credits_micro", "unpriced_requests",
+    ]
+
+    public var keyValues: [String] { [service, operation, category, provider, model, status.rawValue, resourceType, errorType ?? ""] }
+
+    public var counterValues: [Int64] {
+        [requests, tokens.input, tokens.cachedInput, tokens.cacheWrite, tokens.output, tokens.reasoning, costNanoUSD, creditsMicro, unpricedRequests]
+    }
+
+    /// Totals read back from `keyColumnNames` and `counterColumnNames` values.
+    public init(keyValues k: [String], counterValues c: [Int64]) {
+        precondition(k.count == Self.keyColumnNames.count && c.count == Self.counterColumnNames.count, "lifetime row width")
+        self.init(service: k[0], operation: k[1], category: k[2], provider: k[3], model: k[4],
+                  status: RecordStatus(rawValue: k[5]) ?? .success, errorType: k[7].isEmpty ? nil : k[7])
+        resourceType = k[6]
+        requests = c[0]
+        tokens = TokenCounts(input: c[1], cachedInput: c[2], cacheWrite: c[3], output: c[4], reasoning: c[5])
+        costNanoUSD = c[6]
+        creditsMicro = c[7]
+        unpricedRequests = c[8]
+    }
 }
 
 extension RollupFigures {
