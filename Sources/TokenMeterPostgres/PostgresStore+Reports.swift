@@ -21,7 +21,7 @@ extension PostgresStore {
                 }
             }
             return FigureResult(groups: groups, rounded: plan.rounded,
-                                covered: (Date(unixMilliseconds: plan.coveredFrom), Date(unixMilliseconds: plan.coveredTo)))
+                                covered: CoveredRange(plan))
         }
     }
 

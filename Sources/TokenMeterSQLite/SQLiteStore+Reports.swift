@@ -18,7 +18,7 @@ extension SQLiteStore {
                 }
             }
             return FigureResult(groups: groups, rounded: plan.rounded,
-                                covered: (Date(unixMilliseconds: plan.coveredFrom), Date(unixMilliseconds: plan.coveredTo)))
+                                covered: CoveredRange(plan))
         }
     }
 

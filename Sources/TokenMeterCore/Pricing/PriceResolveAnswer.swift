@@ -15,7 +15,7 @@ public struct PriceResolveAnswer: Encodable, Sendable {
     public var entry: PriceEntry?
     public var versions: [PriceEntry]
 
-    public init(_ result: (lookup: PriceLookup, entry: PriceEntry?, versions: [PriceEntry]), at date: Date) {
+    public init(_ result: ModelPriceResolution, at date: Date) {
         let r = result.lookup.resolution
         requested = result.lookup.requested
         resolved = r != nil

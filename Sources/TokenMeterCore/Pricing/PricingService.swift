@@ -136,11 +136,11 @@ public final class PricingService: Sendable {
     }
 
     /// How `name` resolves in the live catalog (`GET /v1/prices/resolve`, `tokenmeter prices resolve`).
-    public func resolve(_ name: String, at date: Date) -> (lookup: PriceLookup, entry: PriceEntry?, versions: [PriceEntry]) {
+    public func resolve(_ name: String, at date: Date) -> ModelPriceResolution {
         let catalog = self.catalog
         let lookup = catalog.resolve(name)
-        guard let model = lookup.resolution?.model else { return (lookup, nil, []) }
-        return (lookup, catalog.entry(model: model, at: date), catalog.versions[model] ?? [])
+        guard let model = lookup.resolution?.model else { return ModelPriceResolution(lookup: lookup, entry: nil, versions: []) }
+        return ModelPriceResolution(lookup: lookup, entry: catalog.entry(model: model, at: date), versions: catalog.versions[model] ?? [])
     }
 
     /// Prices a record, rejecting a computed cost above the limit for one call (absurd units or prices).
@@ -179,4 +179,12 @@ public final class PricingService: Sendable {
             if generation > state.generation { state = next }
         }
     }
+}
+
+/// How a model name resolves at one time: the lookup (rule, notes), the price version in force
+/// then, and every version of the entry it found.
+public struct ModelPriceResolution: Sendable {
+    public var lookup: PriceLookup
+    public var entry: PriceEntry?
+    public var versions: [PriceEntry]
 }

@@ -56,13 +56,29 @@ public struct FigureQuery: Sendable, Equatable {
 }
 
 /// Figures per group (the group key holds one value per `groupBy` dimension, in order).
+/// The time a result's figures cover, `to` exclusive.
+public struct CoveredRange: Sendable, Equatable {
+    public var from: Date
+    public var to: Date
+
+    public init(from: Date, to: Date) {
+        self.from = from
+        self.to = to
+    }
+
+    /// The range a query plan covers.
+    public init(_ plan: QueryPlan) {
+        self.init(from: Date(unixMilliseconds: plan.coveredFrom), to: Date(unixMilliseconds: plan.coveredTo))
+    }
+}
+
 public struct FigureResult: Sendable {
     public var groups: [[String]: RollupFigures]
     public var rounded: Bool
     /// The range the figures cover (see `Coverage`).
-    public var covered: (from: Date, to: Date)
+    public var covered: CoveredRange
 
-    public init(groups: [[String]: RollupFigures], rounded: Bool, covered: (from: Date, to: Date)) {
+    public init(groups: [[String]: RollupFigures], rounded: Bool, covered: CoveredRange) {
         self.groups = groups
         self.rounded = rounded
         self.covered = covered
