@@ -3,11 +3,12 @@ import GRDB
 import Synchronization
 import TokenMeterCore
 
-/// The SQLite implementation of `UsageStore` (GRDB `DatabasePool`: WAL, concurrent readers, one writer).
+/// The SQLite implementation of `UsageStore`, over a GRDB `DatabaseWriter`: a `DatabasePool` on a
+/// file (WAL, concurrent readers, one writer) from `init(path:)`, or the caller's writer.
 public final class SQLiteStore: UsageStore {
     public typealias Synchronous = SynchronousMode
 
-    package let pool: DatabasePool
+    package let database: any DatabaseWriter
     /// The columns a record is inserted with, in the order of the store's INSERT.
     package static var usageRecordColumns: [String] { RecordRow.columns }
 
@@ -29,7 +30,8 @@ public final class SQLiteStore: UsageStore {
     public let synchronousInEffect: Synchronous?
     /// The journal mode read back from the writer connection (`wal`).
     public let journalMode: String
-    let fileGuard: StoreFileGuard
+    /// The database file's identity as opened; nil when the database is not a file (in memory).
+    let fileGuard: StoreFileGuard?
     /// A permanent fault seen by a write: every later write fails fast with it, untouched.
     private let permanentFault = Mutex<StoreFault?>(nil)
     /// The key of a record id in the `id_hash` index: `RecordIDKey.key`, or a test's function (one
@@ -43,13 +45,21 @@ public final class SQLiteStore: UsageStore {
         try self.init(path: path, synchronous: synchronous, readonly: readonly, now: now, idKey: RecordIDKey.key)
     }
 
-    /// `idKey` must be the function the file was written with (it is stored in `id_hash`); only tests
-    /// pass another one.
-    init(path: String, synchronous: Synchronous = .full, readonly: Bool = false, now: @escaping WallClock = Date.init,
-         idKey: @escaping @Sendable (String) -> Int64) throws {
-        self.now = now
-        self.idKey = idKey
-        try StoreSoundness.verify(path: path, knownMigrations: StoreSchema.migrator.migrations)
+    /// A store over a GRDB writer the caller opened (a `DatabaseQueue` in memory, a pool with its own
+    /// settings) with `SQLiteStore.configuration()`, so the store's SQL functions exist on every
+    /// connection. The schema is migrated; the synchronous mode is set and read back. When the
+    /// writer's path names a file, the file's identity and free space are watched as for `init(path:)`.
+    public convenience init(database: any DatabaseWriter, synchronous: Synchronous = .full, now: @escaping WallClock = Date.init) throws {
+        try self.init(database: database, synchronous: synchronous, requireWAL: false, now: now, idKey: RecordIDKey.key)
+    }
+
+    /// The GRDB configuration a store's database must be opened with: its SQL functions (user-set
+    /// union and containment, the id key), a busy timeout and a 64 MiB page cache per connection.
+    public static func configuration(readonly: Bool = false) -> Configuration {
+        configuration(readonly: readonly, idKey: RecordIDKey.key)
+    }
+
+    static func configuration(readonly: Bool, idKey: @escaping @Sendable (String) -> Int64) -> Configuration {
         var config = Configuration()
         config.busyMode = .timeout(5)
         config.readonly = readonly
@@ -61,39 +71,62 @@ public final class SQLiteStore: UsageStore {
                 String.fromDatabaseValue(values[0]).map(idKey)
             })
             // 64 MiB of page cache per connection instead of SQLite's 2 MiB: inserts into the
-            // random-id UNIQUE index and rollup upserts then stay in memory instead of re-reading pages.
+            // random-id index and rollup upserts then stay in memory instead of re-reading pages.
             try db.execute(sql: "PRAGMA cache_size = -65536")
         }
-        self.path = path
+        return config
+    }
+
+    /// `idKey` must be the function the file was written with (it is stored in `id_hash`); only tests
+    /// pass another one.
+    convenience init(path: String, synchronous: Synchronous = .full, readonly: Bool = false, now: @escaping WallClock = Date.init,
+                     idKey: @escaping @Sendable (String) -> Int64) throws {
+        try StoreSoundness.verify(path: path, knownMigrations: StoreSchema.migrator.migrations)
+        let pool: DatabasePool
         do {
-            self.pool = try DatabasePool(path: path, configuration: config)
+            pool = try DatabasePool(path: path, configuration: Self.configuration(readonly: readonly, idKey: idKey))
         } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
             throw StoreError(StoreSoundness.malformed(path, error))
         }
-        if readonly {
+        try self.init(database: pool, synchronous: synchronous, requireWAL: true, now: now, idKey: idKey)
+    }
+
+    init(database: any DatabaseWriter, synchronous: Synchronous, requireWAL: Bool, now: @escaping WallClock,
+         idKey: @escaping @Sendable (String) -> Int64) throws {
+        self.now = now
+        self.idKey = idKey
+        self.database = database
+        let path = database.path
+        self.path = path
+        do {
+            _ = try database.read { try Int64.fetchOne($0, sql: "SELECT \(StoreSchema.idKeyFunction)('')") }
+        } catch {
+            throw StoreError("\(path): the database was not opened with SQLiteStore.configuration(), so the store's SQL functions are missing")
+        }
+        if database.configuration.readonly {
             synchronousInEffect = nil
-            journalMode = try pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } ?? "unknown"
-            guard try pool.read({ try StoreSchema.migrator.hasCompletedMigrations($0) }) else {
+            journalMode = try database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } ?? "unknown"
+            guard try database.read({ try StoreSchema.migrator.hasCompletedMigrations($0) }) else {
                 throw StoreError("\(path) was written by an older tokenmeter: start `tokenmeter serve` on it once to upgrade it, then read it")
             }
         } else {
             // GRDB's pool set-up (setUpWALMode) sets synchronous = NORMAL on the writer after
             // prepareDatabase has run, so the mode is set here, on the writer, once the pool exists,
             // and read back: what the log and readiness report is the mode SQLite really uses.
-            let (level, mode) = try pool.barrierWriteWithoutTransaction { db -> (Int, String) in
+            let (level, mode) = try database.barrierWriteWithoutTransaction { db -> (Int, String) in
                 try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
                 return (try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1,
                         try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "unknown")
             }
             synchronousInEffect = Synchronous(level: level)
             journalMode = mode
-            guard synchronousInEffect == synchronous, mode == "wal" else {
-                throw StoreError("\(path): SQLite did not take the durability settings (synchronous \(level), journal_mode \(mode); wanted \(synchronous.rawValue) and wal)")
+            guard synchronousInEffect == synchronous, mode == "wal" || !requireWAL else {
+                throw StoreError("\(path): SQLite did not take the durability settings (synchronous \(level), journal_mode \(mode); wanted \(synchronous.rawValue)\(requireWAL ? " and wal" : ""))")
             }
-            try StoreSchema.migrator.migrate(pool)
+            try StoreSchema.migrator.migrate(database)
         }
-        fileGuard = StoreFileGuard(path: path, opened: FileIdentity(path: path))
-        userSetsCompleteFrom = try pool.read { db in
+        fileGuard = FileIdentity(path: path).map { StoreFileGuard(path: path, opened: $0) }
+        userSetsCompleteFrom = try database.read { db in
             guard try db.tableExists("store_meta") else { return nil }  // stores made during development of v2
             return try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'user_sets_complete_from'")
         } ?? Int64.min
@@ -101,14 +134,15 @@ public final class SQLiteStore: UsageStore {
 
     /// The synchronous level read back through the writer connection (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA).
     package func synchronousLevel() async throws -> Int {
-        try await pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
+        try await database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     func fileStatus() -> StoreFileStatus { StoreFileStatus.read(path: path) }
 
     public func condition() -> StoreCondition {
-        let status = fileStatus()
         var fault = permanentFault.withLock { $0 }
+        guard let fileGuard else { return StoreCondition(fault: fault, freeBytes: nil) }
+        let status = fileStatus()
         if fault == nil, let change = fileGuard.changeSinceOpen(status.identity) { fault = latch(.permanent(change)) }
         if fault == nil, status.readOnlyFileSystem {
             fault = .permanent("the database's file system is mounted read-only; fix the file system and restart tokenmeter")
@@ -120,14 +154,13 @@ public final class SQLiteStore: UsageStore {
     /// longer the one opened, and sorting SQLite's errors into transient and permanent faults.
     func guardedWrite<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
         if let fault = permanentFault.withLock({ $0 }) { throw fault }
-        let status = fileStatus()
-        if let change = fileGuard.changeSinceOpen(status.identity) { throw latch(.permanent(change)) }
+        if let fileGuard, let change = fileGuard.changeSinceOpen(fileStatus().identity) { throw latch(.permanent(change)) }
         do {
-            return try await pool.write(updates)
+            return try await database.write(updates)
         } catch let error as NormalizationError {
             throw error
         } catch {
-            let readOnly = fileStatus().readOnlyFileSystem || StoreFileStatus.directoryRefusesWrites(databasePath: path)
+            let readOnly = fileGuard != nil && (fileStatus().readOnlyFileSystem || StoreFileStatus.directoryRefusesWrites(databasePath: path))
             let fault = StoreFault.classify(error, fileSystemReadOnly: readOnly)
             throw fault.isPermanent ? latch(fault) : fault
         }
@@ -136,7 +169,7 @@ public final class SQLiteStore: UsageStore {
     /// Runs a read, sorting SQLite's errors into store faults (other errors pass as they are).
     func guardedRead<T: Sendable>(_ value: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await pool.read(value)
+            return try await database.read(value)
         } catch let error as DatabaseError {
             throw StoreFault.classify(error)
         }
@@ -322,8 +355,8 @@ public final class SQLiteStore: UsageStore {
     /// Copies the WAL into the main file and truncates it (on clean shutdown, after the last
     /// commit), so the main file alone holds every record.
     public func close() async throws {
-        if permanentFault.withLock({ $0 }) != nil { return }
-        try await pool.writeWithoutTransaction { db in
+        if permanentFault.withLock({ $0 }) != nil || journalMode != "wal" { return }
+        try await database.writeWithoutTransaction { db in
             _ = try db.checkpoint(.truncate)
         }
     }

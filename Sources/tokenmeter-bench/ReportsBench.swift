@@ -54,7 +54,7 @@ struct ReportsBench: AsyncParsableCommand {
             now = try await build(retention: retention)
         }
         let store = try SQLiteStore(path: db, synchronous: .normal)
-        let info = try await store.pool.read { db in
+        let info = try await store.database.read { db in
             (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage_records") ?? 0,
              try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rollup_minute") ?? 0,
              try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rollup_hour") ?? 0,
@@ -95,12 +95,12 @@ struct ReportsBench: AsyncParsableCommand {
             var reference: [Row] = []
             var rawTimes: [Double] = []
             for _ in 0..<rawRepeats {
-                rawTimes.append(try Timing.measure { reference = try store.pool.read { try Row.fetchAll($0, sql: sql, arguments: arguments) } })
+                rawTimes.append(try Timing.measure { reference = try store.database.read { try Row.fetchAll($0, sql: sql, arguments: arguments) } })
             }
             let (usersSQL, _) = Self.rawUsersSQL(from: from, to: now)
             var rawUserTimes: [Double] = []
             for _ in 0..<rawRepeats {
-                rawUserTimes.append(try Timing.measure { _ = try store.pool.read { try Row.fetchAll($0, sql: usersSQL, arguments: arguments) } })
+                rawUserTimes.append(try Timing.measure { _ = try store.database.read { try Row.fetchAll($0, sql: usersSQL, arguments: arguments) } })
             }
             let median = Timing.median(times), p90 = Timing.percentile(times, 90), rawMedian = Timing.median(rawTimes)
             let rawUsersMedian = Timing.median(rawUserTimes)
@@ -114,7 +114,7 @@ struct ReportsBench: AsyncParsableCommand {
 
             // Do the two answers agree? Requests, cost and active users per model.
             var mismatches: [String] = []
-            let rawUsers = try store.pool.read { try Row.fetchAll($0, sql: usersSQL, arguments: arguments) }
+            let rawUsers = try store.database.read { try Row.fetchAll($0, sql: usersSQL, arguments: arguments) }
             for row in rawUsers {
                 let model: String = row["model"], users: Int = row["users"]
                 if byModelUsers(summary)[model] != users {
@@ -152,10 +152,10 @@ struct ReportsBench: AsyncParsableCommand {
         let (usersSQL, arguments) = Self.rawUsersSQL(from: now.addingTimeInterval(-30 * 86400), to: now)
         let (sql, _) = Self.rawSQL(from: now.addingTimeInterval(-30 * 86400), to: now)
         for (name, text) in [("raw GROUP BY", sql), ("raw GROUP BY + COUNT(DISTINCT user_id)", usersSQL)] {
-            let plan = try store.pool.read { try Row.fetchAll($0, sql: "EXPLAIN QUERY PLAN " + text, arguments: arguments) }
+            let plan = try store.database.read { try Row.fetchAll($0, sql: "EXPLAIN QUERY PLAN " + text, arguments: arguments) }
             print("- \(name): " + plan.map { $0["detail"] as String }.joined(separator: "; "))
         }
-        try store.pool.close()
+        try store.database.close()
     }
 
     func byModelUsers(_ summary: ReportService.Summary) -> [String: Int] {
@@ -217,8 +217,8 @@ struct ReportsBench: AsyncParsableCommand {
             let summary = try await store.prune(retention: retention, now: now)
             log("prune: \(summary.records) raw records, \(summary.minuteRows) minute rows, \(summary.hourRows) hour rows")
         }
-        try await store.pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
-        try store.pool.close()
+        try await store.database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        try store.database.close()
         try String(nowMs).write(toFile: nowFile, atomically: true, encoding: .utf8)
         let line = "Build: \(format(Double(records))) records through store.commit in batches of \(buildBatch) (synchronous NORMAL) in \(format(buildSeconds, 0)) s (\(format(Double(records) / buildSeconds)) records/s including \(format(generating, 0)) s of record generation); prune with the default retention \(format(pruneSeconds, 1)) s."
         log(line)

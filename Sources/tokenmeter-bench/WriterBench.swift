@@ -140,9 +140,9 @@ struct WriterBench: AsyncParsableCommand {
                 start = end
             }
         }
-        let stored = try await store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM usage_records") ?? 0 }
+        let stored = try await store.database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM usage_records") ?? 0 }
         precondition(stored == rows.count, "store holds \(stored) of \(rows.count)")
-        try store.pool.close()
+        try store.database.close()
         return seconds
     }
 
@@ -170,8 +170,8 @@ struct WriterBench: AsyncParsableCommand {
         removeDatabase(path)
         defer { removeDatabase(path) }
         let store = try SQLiteStore(path: path)
-        defer { try? store.pool.close() }
-        return try store.pool.read { db in
+        defer { try? store.database.close() }
+        return try store.database.read { db in
             try String.fetchAll(db, sql: """
                 SELECT sql FROM sqlite_master WHERE tbl_name = 'usage_records' AND sql IS NOT NULL
                 ORDER BY type = 'table' DESC, name

@@ -10,7 +10,7 @@ import Testing
 @Suite("Price resolve, update and layered import over HTTP")
 struct PriceResolveUpdateTests {
     static func row(_ id: String, _ store: any UsageStore) async throws -> (match: String?, reason: String?, unpriced: Bool)? {
-        try await (store as! SQLiteStore).pool.read { db in
+        try await (store as! SQLiteStore).database.read { db in
             try Row.fetchOne(db, sql: "SELECT price_match, unpriced_reason, unpriced FROM usage_records WHERE id = ?", arguments: [id])
                 .map { ($0["price_match"], $0["unpriced_reason"], $0["unpriced"]) }
         }

@@ -10,7 +10,7 @@ import Testing
 struct PricesAPITests {
     static func cost(of id: String, _ store: any UsageStore) async throws -> Int64? {
         let store = store as! SQLiteStore
-        return try await store.pool.read { db in try Int64.fetchOne(db, sql: "SELECT cost_nano FROM usage_records WHERE id = ?", arguments: [id]) }
+        return try await store.database.read { db in try Int64.fetchOne(db, sql: "SELECT cost_nano FROM usage_records WHERE id = ?", arguments: [id]) }
     }
 
     @Test func putChangesTheNextRecordAndNotEarlierOnes() async throws {
@@ -56,7 +56,7 @@ struct PricesAPITests {
                  {"id":"new","operation":"a","model":"house-model","input_tokens":1000,"timestamp":"\(validFrom)"}]
                 """)
             #expect(try posted.json()["accepted"] as? Int == 2)
-            let unpriced = try await (components.store as! SQLiteStore).pool.read { db in
+            let unpriced = try await (components.store as! SQLiteStore).database.read { db in
                 try Bool.fetchOne(db, sql: "SELECT unpriced FROM usage_records WHERE id = 'old'")
             }
             #expect(unpriced == true)

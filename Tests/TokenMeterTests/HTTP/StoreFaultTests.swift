@@ -91,7 +91,7 @@ struct StoreFaultTests {
 
             let m = try await client.metrics()
             #expect(m.sum("tokenmeter_requests_total") == 2)  // the failed attempt was never counted
-            let stored = try await store.inner.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM usage_records") }
+            let stored = try await store.inner.database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM usage_records") }
             #expect(stored == 2)
         }
     }
@@ -119,7 +119,7 @@ struct StoreFaultTests {
             let m = try await client.metrics()
             #expect(m.value("tokenmeter_ingest_refused_total", ["reason": "queue_full"]) == Double(refused.count))
             #expect(m.value("tokenmeter_write_queue_capacity_records") == 10)
-            let stored = try await (components.store as! SQLiteStore).pool.read { db in
+            let stored = try await (components.store as! SQLiteStore).database.read { db in
                 try String.fetchAll(db, sql: "SELECT DISTINCT substr(id, 1, instr(id, '-') - 1) FROM usage_records")
             }
             #expect(Set(stored) == Set(accepted.map { "o\($0.0)" }))

@@ -33,7 +33,7 @@ struct BackfillTests {
         #expect(summary.errors.map(\.line) == [100, 2001])
         #expect(summary.errors.first?.message.contains("model: required") == true)
         #expect(progressCalls >= 8)
-        let cost = try await store.pool.read { db in try Int64.fetchOne(db, sql: "SELECT sum(cost_nano) FROM usage_records") }
+        let cost = try await store.database.read { db in try Int64.fetchOne(db, sql: "SELECT sum(cost_nano) FROM usage_records") }
         #expect(cost == Int64(2497) * 150_000)  // 1000 × $0.15 per 1M each
 
         let again = try await backfill.run(file: file.path)

@@ -28,7 +28,7 @@ struct ReportPropertyTests {
         let store = try await kind.makeStore()
         // Users then get ordinals from 4081 on: their sets straddle the first chunk boundary (4096).
         if let store = store as? SQLiteStore {
-            try await store.pool.write { db in try db.execute(sql: "INSERT INTO user_ordinals (ordinal, user_id) VALUES (4080, '(seed)')") }
+            try await store.database.write { db in try db.execute(sql: "INSERT INTO user_ordinals (ordinal, user_id) VALUES (4080, '(seed)')") }
         } else if let store = store as? PostgresStore {
             try await store.execute("ALTER TABLE user_ordinals ALTER COLUMN ordinal RESTART WITH 4081")
         }
@@ -70,6 +70,7 @@ struct ReportPropertyTests {
     }
 
     static let fixtures = [StoreKind.sqlite: Task { try await makeFixture(.sqlite, seed: 42, count: 5000) },
+                           .sqliteInMemory: Task { try await makeFixture(.sqliteInMemory, seed: 42, count: 5000) },
                            .postgres: Task { try await makeFixture(.postgres, seed: 42, count: 5000) }]
 
     @Test(arguments: StoreKind.allCases)

@@ -64,7 +64,7 @@ struct BatchWriterTests {
         let running = Task { try await h.writer.run() }
         await #expect(throws: StoreUnavailable.self) { try await h.queue.submit([h.record("a"), h.record("b")]) }
         #expect(try h.counters().sum("tokenmeter_requests_total") == 0)
-        #expect(try await h.store.inner.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM usage_records") } == 0)
+        #expect(try await h.store.inner.database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM usage_records") } == 0)
         h.store.failing.withLock { $0 = false }
         #expect(try await h.queue.submit([h.record("a")]) == [.accepted])
         h.queue.close()

@@ -76,7 +76,7 @@ struct RecordIDKeyTests {
     }
 
     static func storedIDs(_ store: SQLiteStore) async throws -> [String] {
-        try await store.pool.read { try String.fetchAll($0, sql: "SELECT id FROM usage_records ORDER BY seq") }
+        try await store.database.read { try String.fetchAll($0, sql: "SELECT id FROM usage_records ORDER BY seq") }
     }
 
     @Test func twoDifferentIDsWithTheSameKeyAreBothStored() async throws {
@@ -84,7 +84,7 @@ struct RecordIDKeyTests {
         #expect(try await store.commit([Self.record("a"), Self.record("b")]) == [.accepted, .accepted])
         #expect(try await store.commit([Self.record("c")]) == [.accepted])
         #expect(try await Self.storedIDs(store) == ["a", "b", "c"])
-        let keys = try await store.pool.read { try Int64.fetchAll($0, sql: "SELECT DISTINCT id_hash FROM usage_records") }
+        let keys = try await store.database.read { try Int64.fetchAll($0, sql: "SELECT DISTINCT id_hash FROM usage_records") }
         #expect(keys == [42])
         #expect(try await store.lifetimeTotals().map(\.requests).reduce(0, +) == 3)
     }
@@ -96,7 +96,7 @@ struct RecordIDKeyTests {
         #expect(try await store.commit([Self.record("b", input: 7), Self.record("c"), Self.record("c")])
                 == [.duplicate, .accepted, .duplicate])
         #expect(try await Self.storedIDs(store) == ["a", "b", "c"])
-        let inputs = try await store.pool.read { try Int64.fetchAll($0, sql: "SELECT input_tokens FROM usage_records ORDER BY seq") }
+        let inputs = try await store.database.read { try Int64.fetchAll($0, sql: "SELECT input_tokens FROM usage_records ORDER BY seq") }
         #expect(inputs == [10, 10, 10])  // the first of each id was kept
         #expect(try await store.lifetimeTotals().map(\.requests).reduce(0, +) == 3)
     }
@@ -108,7 +108,7 @@ struct RecordIDKeyTests {
         let result = try await store.complete(id: "job-2", with: completion, reprice: { CostCalculator.price($0, entry: nil) })
         guard case .completed(let priced, _) = result else { Issue.record("not completed: \(result)"); return }
         #expect(priced.record.id == "job-2")
-        let statuses = try await store.pool.read { try String.fetchAll($0, sql: "SELECT status FROM usage_records ORDER BY seq") }
+        let statuses = try await store.database.read { try String.fetchAll($0, sql: "SELECT status FROM usage_records ORDER BY seq") }
         #expect(statuses == ["pending", "success"])
         #expect(try await store.complete(id: "job-3", with: completion, reprice: { CostCalculator.price($0, entry: nil) }) == .notFound)
     }
@@ -116,7 +116,7 @@ struct RecordIDKeyTests {
     /// The insert finds earlier rows through the integer index, not by scanning the table.
     @Test func theIdempotencyCheckUsesTheIDHashIndex() async throws {
         let store = try SQLiteStore(path: temporaryDirectory().appendingPathComponent("p.sqlite").path, synchronous: .normal)
-        let plan = try await store.pool.read { db in
+        let plan = try await store.database.read { db in
             try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + RecordRow.insertSQL,
                              arguments: StatementArguments(Array(repeating: 0 as Int64, count: RecordRow.columns.count)))
                 .map { $0["detail"] as String }
@@ -153,20 +153,20 @@ struct RecordIDKeyTests {
         try old.close()
 
         let migrated = try SQLiteStore(path: oldPath, synchronous: .normal)
-        let indexes = try await migrated.pool.read { db in
+        let indexes = try await migrated.database.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_records' ORDER BY name")
         }
         #expect(indexes == ["usage_records_id_hash", "usage_records_pending", "usage_records_resource", "usage_records_ts",
                             "usage_records_unrecognized"])
         let all = "seq, id_hash, " + v6Columns
-        let before = try await current.pool.read { try Row.fetchAll($0, sql: "SELECT \(all) FROM usage_records ORDER BY seq") }
-        let after = try await migrated.pool.read { try Row.fetchAll($0, sql: "SELECT \(all) FROM usage_records ORDER BY seq") }
+        let before = try await current.database.read { try Row.fetchAll($0, sql: "SELECT \(all) FROM usage_records ORDER BY seq") }
+        let after = try await migrated.database.read { try Row.fetchAll($0, sql: "SELECT \(all) FROM usage_records ORDER BY seq") }
         #expect(after.count == 300 && after == before)
         #expect(after.allSatisfy { ($0["id_hash"] as Int64) == RecordIDKey.key($0["id"]) })
 
         #expect(try await migrated.commit([records[5], records[150]]) == [.duplicate, .duplicate])
         #expect(try await migrated.commit([Self.record("new")]) == [.accepted])
-        let integrity = try await migrated.pool.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") }
+        let integrity = try await migrated.database.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") }
         #expect(integrity == "ok")
     }
 }

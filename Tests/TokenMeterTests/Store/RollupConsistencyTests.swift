@@ -51,7 +51,7 @@ struct RollupConsistencyTests {
         let retention = RetentionPolicy(rawDays: 2, minuteRollupDays: 1, hourRollupDays: 3)
         let summary = try await store.prune(retention: retention, now: now)
         #expect(summary.records > 0 && summary.minuteRows > 0 && summary.hourRows > 0)
-        let rawLeft = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM usage_records")! }
+        let rawLeft = try await store.database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM usage_records")! }
         #expect(rawLeft == records.filter { $0.record.timestamp >= now.addingTimeInterval(-2 * 86400) }.count)
         try await Self.expectRollupsMatch(store, records, keptFrom: [
             .minute: now.addingTimeInterval(-86400), .hour: now.addingTimeInterval(-3 * 86400), .day: .distantPast,
@@ -69,7 +69,7 @@ struct RollupConsistencyTests {
                 expected[[String(bucket), d.service, d.operation, d.category, d.provider, d.model, d.status, d.resourceType], default: RollupFigures()] += RollupFigures(record)
             }
             let table = StoreSchema.rollupTables[granularity]!
-            let actual = try await store.pool.read { db -> [[String]: RollupFigures] in
+            let actual = try await store.database.read { db -> [[String]: RollupFigures] in
                 var result: [[String]: RollupFigures] = [:]
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM \(table)") {
                     let key: [String] = [String(row["bucket"] as Int64), row["service"], row["operation"], row["category"], row["provider"], row["model"], row["status"], row["resource_type"]]

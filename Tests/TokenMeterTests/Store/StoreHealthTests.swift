@@ -121,7 +121,7 @@ struct SQLiteDurabilityTests {
         let path = temporaryDirectory().appendingPathComponent("newer.sqlite").path
         do {
             let store = try SQLiteStore(path: path)
-            try await store.pool.write { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v9-future')") }
+            try await store.database.write { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v9-future')") }
             try await store.close()
         }
         let before = try Data(contentsOf: URL(fileURLWithPath: path))

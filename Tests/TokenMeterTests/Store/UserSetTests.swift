@@ -89,7 +89,7 @@ struct UserSetTests {
         let answer = try await store.activeUsers(query, paying: nil, retention: RetentionPolicy(), now: hour.addingTimeInterval(7200))
         #expect(answer.count(["m"]) == users.count)
         #expect(answer.total == users.count && !answer.rounded)
-        let chunks = try await store.pool.read { db in
+        let chunks = try await store.database.read { db in
             try Row.fetchAll(db, sql: "SELECT length(members) AS n FROM user_sets_hour").map { $0["n"] as Int }
         }
         #expect(users.count == 7432)

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import PostgresNIO
 import Testing
@@ -7,11 +8,13 @@ import Testing
 @testable import TokenMeterServer
 @testable import TokenMeterPostgres
 
-/// The stores the store-level suites run against: the same tests, the same expected answers.
+/// The stores the store-level suites run against: the same tests, the same expected answers. The
+/// SQLite store runs twice: on a file (its `DatabasePool`) and over an in-memory GRDB
+/// `DatabaseQueue` (any `DatabaseWriter`).
 /// PostgreSQL needs `TOKENMETER_TEST_PG` (a server URL; `scripts/pg start` prints one). Without it
 /// the PostgreSQL cases are skipped with a message, except under CI (`CI=true`), where they fail.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
+    case sqlite, sqliteInMemory = "sqlite-in-memory", postgres
 
     var testDescription: String { rawValue }
 
@@ -35,6 +38,8 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
         switch self {
         case .sqlite:
             return try SQLiteStore(path: temporaryDirectory().appendingPathComponent("s.sqlite").path, synchronous: .normal)
+        case .sqliteInMemory:
+            return try SQLiteStore(database: DatabaseQueue(configuration: SQLiteStore.configuration()), synchronous: .normal)
         case .postgres:
             return try await PostgresTestDatabase.create().store(instance: instance)
         }
