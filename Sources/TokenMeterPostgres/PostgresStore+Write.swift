@@ -36,6 +36,8 @@ extension PostgresStore {
         }
         var resolved = try await resolveOrdinals(Set(inserts.compactMap { $0.record.record.userID.map { Array($0.utf8) } }), connection)
         inserts.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        let claimed = try await claimRecordIDs(inserts.map(\.record), connection)
+        inserts.removeAll { !claimed.contains($0.key) }
         let accepted = try await insertRecords(inserts.map(\.record), ordinals: resolved, receivedAt: now.unixMilliseconds, connection)
         if !completionIDs.isEmpty {
             // Row locks of every record this batch completes, in id order, before any is read.
@@ -95,8 +97,8 @@ extension PostgresStore {
         return found
     }
 
-    /// Inserts the records (sorted by id), skipping ids already stored by any instance; returns the
-    /// ids that were new.
+    /// Inserts the records (sorted by id; their ids just claimed by `claimRecordIDs`, so none is
+    /// stored yet); returns their ids.
     private func insertRecords(_ records: [PricedRecord], ordinals: [[UInt8]: Int64], receivedAt: Int64,
                                _ connection: PostgresConnection) async throws -> Set<[UInt8]> {
         var accepted = Set<[UInt8]>()
@@ -112,7 +114,7 @@ extension PostgresStore {
             }
             let sql = "INSERT INTO usage_records (\(PostgresRecordRow.columns.joined(separator: ", "))) VALUES "
                 + PostgresSQL.valueRows(chunk.count, width: PostgresRecordRow.columns.count)
-                + " ON CONFLICT (id) DO NOTHING RETURNING id"
+                + " RETURNING id"
             for try await id in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).decode(String.self) {
                 accepted.insert(Array(id.utf8))
             }
