@@ -26,6 +26,8 @@ extension PostgresStore {
     /// the DEFAULT partition meanwhile are moved into the new one in the same transaction.
     @discardableResult
     func createRecordPartitions(retention: RetentionPolicy, now: Date) async throws -> [String] {
+        // A day table a crash left detached holds the name a new partition of that day would take.
+        for name in try await detachedPartitions() { _ = try await dropDetached(name) }
         let existing = try await recordPartitions()
         var created: [String] = []
         for day in RecordPartitions.wanted(retention: retention, now: now) where existing[day] == nil {

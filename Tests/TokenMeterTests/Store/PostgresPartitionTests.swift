@@ -133,6 +133,25 @@ struct PostgresPartitionTests {
         #expect(try await store.textRows("SELECT id FROM usage_records ORDER BY id") == [["recent"], ["straddling"]])
     }
 
+    /// A prune interrupted between detaching a partition and dropping it (a crash) is finished by
+    /// the next upkeep: the table is dropped and its records' ids leave the key table.
+    @Test func aPartitionLeftDetachedIsFinishedByTheNextUpkeep() async throws {
+        guard try StoreKind.postgres.available() else { return }
+        let database = try await PostgresTestDatabase.create()
+        let retention = RetentionPolicy(rawDays: 7)
+        let store = try await database.store(instance: "a", retention: retention, now: { Self.now })
+        let day = RFC3339.parse("2026-11-20T06:00:00Z")!
+        #expect(try await store.commit([Self.record("left", at: day), Self.record("kept", at: Self.now)]) == [.accepted, .accepted])
+        try await store.execute("ALTER TABLE usage_records DETACH PARTITION usage_records_p20261120")
+        #expect(try await store.textRows("SELECT count(*)::text FROM usage_record_ids") == [["2"]])
+        let created = try await store.withMaintenanceLock(PostgresSchema.pruneLock) {
+            try await store.createRecordPartitions(retention: retention, now: Self.now)
+        }
+        #expect(created == ["usage_records_p20261120"], "the day's partition is created again, empty")
+        #expect(try await store.textRows("SELECT id FROM usage_record_ids") == [["kept"]])
+        #expect(try await store.commit([Self.record("left", at: day)]) == [.accepted])
+    }
+
     /// The id key is store-wide: the same id with timestamps in different partitions (a retry of a
     /// record sent without timestamp gets a new received time), sent to two instances at once, and
     /// into the default partition, is stored once.
