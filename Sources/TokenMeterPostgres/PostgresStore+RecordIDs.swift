@@ -21,4 +21,14 @@ extension PostgresStore {
         for try await id in rows.decode(String.self) { claimed.insert(Array(id.utf8)) }
         return claimed
     }
+
+    /// The stored timestamp of each id that has a record (its key row; the transaction's own
+    /// inserts included): the time partition a completion finds its record in, since a lookup by id
+    /// alone would probe the id index of every partition.
+    func recordTimestamps(_ ids: [String], _ connection: PostgresConnection) async throws -> [[UInt8]: Int64] {
+        var found: [[UInt8]: Int64] = [:]
+        let rows = try await connection.query("SELECT id, ts FROM usage_record_ids WHERE id = ANY(\(ids))", logger: logger)
+        for try await (id, ts) in rows.decode((String, Int64).self) { found[Array(id.utf8)] = ts }
+        return found
+    }
 }
