@@ -8,6 +8,11 @@ import TokenMeterCore
 /// tokenmeter and is refused unchanged.
 enum PostgresMigrator {
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
+        try await migrate(client, upTo: nil, logger: logger)
+    }
+
+    /// Applies the migrations up to and including `last` (nil: all); tests build older schemas with it.
+    static func migrate(_ client: PostgresClient, upTo last: String?, logger: Logger) async throws {
         try await client.withConnection { connection in
             try await connection.query("BEGIN", logger: logger)
             do {
@@ -23,7 +28,9 @@ enum PostgresMigrator {
                 if let unknown = applied.filter({ !known.contains($0) }).sorted().first {
                     throw StoreError("the PostgreSQL database was migrated by a newer tokenmeter (migration '\(unknown)' is unknown to this version): run the newer version, or point --db at another database")
                 }
-                for migration in PostgresSchema.migrations where !applied.contains(migration.name) {
+                var migrations = PostgresSchema.migrations
+                if let last, let end = migrations.firstIndex(where: { $0.name == last }) { migrations = Array(migrations[...end]) }
+                for migration in migrations where !applied.contains(migration.name) {
                     for statement in statements(migration.sql) {
                         try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
@@ -39,9 +46,19 @@ enum PostgresMigrator {
     }
 
     /// One statement each (the extended query protocol takes one per query); no statement holds a
-    /// semicolon at the end of a line except its own end.
+    /// semicolon at the end of a line except its own end, outside a dollar-quoted body (`DO $$ … $$`).
     static func statements(_ sql: String) -> [String] {
-        sql.components(separatedBy: ";\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        var statements: [String] = []
+        var pending = ""
+        for piece in sql.components(separatedBy: ";\n") {
+            pending += pending.isEmpty ? piece : ";\n" + piece
+            if pending.components(separatedBy: "$$").count % 2 == 1 {
+                statements.append(pending)
+                pending = ""
+            }
+        }
+        if !pending.isEmpty { statements.append(pending) }
+        return statements.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
             .map { $0.hasSuffix(";") ? String($0.dropLast()) : $0 }.filter { !$0.isEmpty }
     }
 }

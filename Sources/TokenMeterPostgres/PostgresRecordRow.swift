@@ -62,7 +62,8 @@ enum PostgresRecordRow {
         return (record, try text("model"), try optionalInt("user_ordinal"))
     }
 
-    static func completion(_ p: PricedRecord, completedAt: Date) -> PostgresQuery {
+    /// The update of a completed record, in its time partition (`partitionTimestamp`: its stored `ts`).
+    static func completion(_ p: PricedRecord, completedAt: Date, partitionTimestamp: Int64) -> PostgresQuery {
         let r = p.record
         var b = PostgresBindings()
         b.append(r.status.rawValue); b.append(completedAt.unixMilliseconds); b.append(p.category.rawValue); b.append(p.provider); b.append(p.model)
@@ -72,6 +73,7 @@ enum PostgresRecordRow {
         b.append(p.creditsMicro); b.append(r.creditsMicro); b.append(r.durationMicros); b.append(r.errorType); b.append(r.errorMessage)
         b.append(r.tokens.cacheWrite1h); b.append(r.routerCostNanoUSD); b.append(StoreRowCoding.unrecognizedJSON(r.unrecognizedUsage))
         b.append(p.priceMatch); b.append(p.unpricedReason); b.append(r.id)
+        b.append(partitionTimestamp)
         return PostgresQuery(unsafeSQL: """
             UPDATE usage_records SET status = $1, completed_at = $2, category = $3, provider = $4, model = $5,
                 input_tokens = $6, cached_input_tokens = $7, cache_write_tokens = $8, output_tokens = $9, reasoning_tokens = $10,
@@ -79,7 +81,7 @@ enum PostgresRecordRow {
                 cost_nano = $16, cost_source = $17, caller_cost_nano = $18, price_version = $19, unpriced = $20, credits_micro = $21,
                 caller_credits_micro = $22, duration_us = $23, error_type = $24, error_message = $25,
                 cache_write_1h_tokens = $26, router_cost_nano = $27, unrecognized_usage = $28, price_match = $29, unpriced_reason = $30
-            WHERE id = $31 AND status = 'pending'
+            WHERE id = $31 AND ts = $32 AND status = 'pending'
             """, binds: b)
     }
 }

@@ -14,18 +14,18 @@ enum PostgresSchema {
     /// Second keys of the store-wide locks (instance names use hashtext of the name in their own namespace).
     static let migrationLock: Int32 = 1
     static let pruneLock: Int32 = 2
+    /// The store gauges' computation (one instance per interval; `PostgresStore+Gauges.swift`).
+    static let gaugeLock: Int32 = 3
     static let instanceNamespace: Int32 = 0x746d_696e  // "tmin"
 
-    static let migrations: [(name: String, sql: String)] = [("pg-v1", v1)]
+    static let migrations: [(name: String, sql: String)] = [("pg-v1", v1), ("pg-v2-partitions", v2Partitions), ("pg-v3-shared-gauges", v3SharedGauges)]
 
-    private static var v1: String {
-        let figures = RollupFigures.columnNames.map { "\($0) bigint NOT NULL DEFAULT 0" }.joined(separator: ", ")
-        let dimensions = dimensionColumns.map { "\($0) text NOT NULL" }.joined(separator: ", ")
-        let key = dimensionColumns.joined(separator: ", ")
-        var sql = """
-            CREATE TABLE usage_records (
+    /// The columns of `usage_records`, as pg-v1 created them (pg-v2 keeps them, with `id` no longer
+    /// a key of the partitioned table: `usage_record_ids` holds the key).
+    static func recordColumns(idKey: String) -> String {
+        """
                 seq bigint GENERATED ALWAYS AS IDENTITY,
-                id text PRIMARY KEY,
+                id text \(idKey),
                 id_given boolean NOT NULL,
                 ts bigint NOT NULL,
                 received_at bigint NOT NULL,
@@ -68,6 +68,16 @@ enum PostgresSchema {
                 resource_type text,
                 resource_id text,
                 tags text
+        """
+    }
+
+    private static var v1: String {
+        let figures = RollupFigures.columnNames.map { "\($0) bigint NOT NULL DEFAULT 0" }.joined(separator: ", ")
+        let dimensions = dimensionColumns.map { "\($0) text NOT NULL" }.joined(separator: ", ")
+        let key = dimensionColumns.joined(separator: ", ")
+        var sql = """
+            CREATE TABLE usage_records (
+            \(recordColumns(idKey: "PRIMARY KEY"))
             );
             CREATE INDEX usage_records_ts ON usage_records (ts);
             CREATE INDEX usage_records_resource ON usage_records (resource_type, resource_id, ts) WHERE resource_type IS NOT NULL;

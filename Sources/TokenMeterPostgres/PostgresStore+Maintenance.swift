@@ -36,6 +36,9 @@ extension PostgresStore {
 
     /// Prunes under a store-wide advisory lock: one instance prunes at a time, the others skip this
     /// round (and take over when the one holding it is gone, since the lock dies with its session).
+    /// Expired pending records first (with their counts), then partition upkeep: the partitions
+    /// ahead created, the ones past raw retention dropped (`PostgresStore+Partitions.swift`); the
+    /// rollups as on SQLite, by rows.
     public func prune(retention: RetentionPolicy, now: Date) async throws -> PruneSummary {
         let summary = PruneSummary()
         let rawCutoff = retention.oldestKept(nil, now: now).unixMilliseconds
@@ -46,15 +49,17 @@ extension PostgresStore {
             var summary = summary
             summary.pendingDeleted = try await guardedTransaction { connection in
                 let rows = try await connection.query("""
-                    DELETE FROM usage_records WHERE status = 'pending' AND received_at < \(pendingCutoff) RETURNING service, operation, model
+                    WITH gone AS (DELETE FROM usage_records WHERE status = 'pending' AND received_at < \(pendingCutoff) RETURNING id, service, operation, model),
+                    keys AS (DELETE FROM usage_record_ids WHERE id IN (SELECT id FROM gone))
+                    SELECT service, operation, model FROM gone
                     """, logger: logger)
                 var counts: [[String]: Int64] = [:]
                 for try await (service, operation, model) in rows.decode((String, String, String).self) { counts[[service, operation, model], default: 0] += 1 }
                 return counts.map { PendingCount(service: $0.key[0], operation: $0.key[1], model: $0.key[2], count: $0.value) }
             }
-            summary.records = try await deleteInChunks("""
-                DELETE FROM usage_records WHERE id IN (SELECT id FROM usage_records WHERE ts < $1 AND status <> 'pending' LIMIT 5000)
-                """, rawCutoff) + summary.pendingDeleted.reduce(0) { $0 + Int($1.count) }
+            // Raw records go by whole day partitions (the partitions ahead are created first).
+            try await createRecordPartitions(retention: retention, now: now)
+            summary.records = try await pruneRecordPartitions(rawCutoff: rawCutoff) + summary.pendingDeleted.reduce(0) { $0 + Int($1.count) }
             summary.minuteRows = try await deleteInChunks("DELETE FROM rollup_minute WHERE bucket < $1", minuteCutoff)
             summary.hourRows = try await deleteInChunks("DELETE FROM rollup_hour WHERE bucket < $1", hourCutoff)
             summary.hourUserSetRows = try await deleteInChunks("DELETE FROM user_sets_hour WHERE bucket < $1", hourCutoff)

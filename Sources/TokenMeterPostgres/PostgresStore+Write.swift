@@ -36,11 +36,19 @@ extension PostgresStore {
         }
         var resolved = try await resolveOrdinals(Set(inserts.compactMap { $0.record.record.userID.map { Array($0.utf8) } }), connection)
         inserts.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        let claimed = try await claimRecordIDs(inserts.map(\.record), connection)
+        inserts.removeAll { !claimed.contains($0.key) }
         let accepted = try await insertRecords(inserts.map(\.record), ordinals: resolved, receivedAt: now.unixMilliseconds, connection)
+        var partitions: [[UInt8]: Int64] = [:]
         if !completionIDs.isEmpty {
-            // Row locks of every record this batch completes, in id order, before any is read.
+            // Row locks of every record this batch completes, in id order, before any is read; each
+            // looked up in its own time partition (by the timestamp its id key holds).
             let ids = completionIDs.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.value)
-            try await connection.query("SELECT id FROM usage_records WHERE id = ANY(\(ids)) ORDER BY id COLLATE \"C\" FOR UPDATE", logger: logger).collect()
+            partitions = try await recordTimestamps(ids, connection)
+            let timestamps = Array(Set(partitions.values)).sorted()
+            try await connection.query("""
+                SELECT id FROM usage_records WHERE id = ANY(\(ids)) AND ts = ANY(\(timestamps)) ORDER BY id COLLATE "C" FOR UPDATE
+                """, logger: logger).collect()
         }
         var aggregate = BatchAggregate()
         var results: [StoreWriteResult] = []
@@ -63,7 +71,11 @@ extension PostgresStore {
                     results.append(.notFound)  // its record arrives later in this batch
                     continue
                 }
-                results.append(try await complete(id: id, completion, reprice, completedAt: now, connection, &aggregate, &resolved))
+                guard let timestamp = partitions[key] else {
+                    results.append(.notFound)
+                    continue
+                }
+                results.append(try await complete(id: id, timestamp: timestamp, completion, reprice, completedAt: now, connection, &aggregate, &resolved))
             }
         }
         try await write(aggregate, connection)
@@ -95,8 +107,8 @@ extension PostgresStore {
         return found
     }
 
-    /// Inserts the records (sorted by id), skipping ids already stored by any instance; returns the
-    /// ids that were new.
+    /// Inserts the records (sorted by id; their ids just claimed by `claimRecordIDs`, so none is
+    /// stored yet); returns their ids.
     private func insertRecords(_ records: [PricedRecord], ordinals: [[UInt8]: Int64], receivedAt: Int64,
                                _ connection: PostgresConnection) async throws -> Set<[UInt8]> {
         var accepted = Set<[UInt8]>()
@@ -112,7 +124,7 @@ extension PostgresStore {
             }
             let sql = "INSERT INTO usage_records (\(PostgresRecordRow.columns.joined(separator: ", "))) VALUES "
                 + PostgresSQL.valueRows(chunk.count, width: PostgresRecordRow.columns.count)
-                + " ON CONFLICT (id) DO NOTHING RETURNING id"
+                + " RETURNING id"
             for try await id in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).decode(String.self) {
                 accepted.insert(Array(id.utf8))
             }
@@ -120,12 +132,13 @@ extension PostgresStore {
         return accepted
     }
 
-    private func complete(id: String, _ completion: RecordCompletion, _ reprice: (UsageRecord) throws -> PricedRecord,
+    private func complete(id: String, timestamp: Int64, _ completion: RecordCompletion, _ reprice: (UsageRecord) throws -> PricedRecord,
                           completedAt: Date, _ connection: PostgresConnection, _ aggregate: inout BatchAggregate,
                           _ resolved: inout [[UInt8]: Int64]) async throws -> StoreWriteResult {
-        let sql = "SELECT \(PostgresRecordRow.readColumns.joined(separator: ", ")) FROM usage_records WHERE id = $1"
+        let sql = "SELECT \(PostgresRecordRow.readColumns.joined(separator: ", ")) FROM usage_records WHERE id = $1 AND ts = $2"
         var bindings = PostgresBindings()
         bindings.append(id)
+        bindings.append(timestamp)
         guard let row = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).collect().first else {
             return .notFound
         }
@@ -137,7 +150,7 @@ extension PostgresStore {
         } catch let error as NormalizationError {
             return .rejected(error)
         }
-        try await connection.query(PostgresRecordRow.completion(priced, completedAt: completedAt), logger: logger)
+        try await connection.query(PostgresRecordRow.completion(priced, completedAt: completedAt, partitionTimestamp: timestamp), logger: logger)
         var ordinal = storedOrdinal
         if ordinal == nil, let user = stored.userID {
             let found = try await resolveOrdinals([Array(user.utf8)], connection)

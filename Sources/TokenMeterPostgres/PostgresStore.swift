@@ -24,12 +24,15 @@ public final class PostgresStore: UsageStore {
     /// The advisory lock on the instance name, on its own connection, for the life of the store.
     let instanceLock: InstanceLock
     let ordinals = OrdinalCache()
-    /// The wall clock received times, price-change times and instance start times are read from.
-    let now: WallClock = Date.init
+    /// The wall clock received times, price-change times and instance start times are read from
+    /// (the server's, passed to `open`).
+    let now: WallClock
     private let permanentFault = Mutex<StoreFault?>(nil)
 
-    private init(instance: String, location: PostgresLocation, client: PostgresClient, instanceLock: InstanceLock, logger: Logger) {
+    private init(instance: String, location: PostgresLocation, client: PostgresClient, instanceLock: InstanceLock, now: @escaping WallClock,
+                 logger: Logger) {
         self.instance = instance
+        self.now = now
         self.location = location
         self.client = client
         self.instanceLock = instanceLock
@@ -37,8 +40,11 @@ public final class PostgresStore: UsageStore {
     }
 
     /// Opens the store on a client whose `run()` is already running: applies the migrations this
-    /// binary knows (refusing a database migrated by a newer tokenmeter), then takes the instance lock.
-    public static func open(client: PostgresClient, location: PostgresLocation, instance: String, logger: Logger) async throws -> PostgresStore {
+    /// binary knows (refusing a database migrated by a newer tokenmeter), takes the instance lock, and
+    /// creates the time partitions records within `retention` and up to a day ahead of `now` go to
+    /// (unless another instance is doing upkeep now; records without a partition go to the DEFAULT one).
+    public static func open(client: PostgresClient, location: PostgresLocation, instance: String, retention: RetentionPolicy = RetentionPolicy(),
+                            now: @escaping WallClock = Date.init, logger: Logger) async throws -> PostgresStore {
         guard !instance.isEmpty, instance.utf8.count <= 200 else { throw StoreError("instance: the name must be 1 to 200 bytes") }
         do {
             try await PostgresMigrator.migrate(client, logger: logger)
@@ -58,25 +64,34 @@ public final class PostgresStore: UsageStore {
         }
         do {
             try await client.query("""
-                INSERT INTO instances (name, started_at) VALUES (\(instance), \(Date().unixMilliseconds))
+                INSERT INTO instances (name, started_at) VALUES (\(instance), \(now().unixMilliseconds))
                 ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at
                 """, logger: logger)
         } catch {
             try? await lock.close()
             throw StoreError("cannot register the instance on \(location): \(PostgresFaults.classify(error))")
         }
-        return PostgresStore(instance: instance, location: location, client: client, instanceLock: lock, logger: logger)
+        let store = PostgresStore(instance: instance, location: location, client: client, instanceLock: lock, now: now, logger: logger)
+        do {
+            _ = try await store.withMaintenanceLock(PostgresSchema.pruneLock) {
+                try await store.createRecordPartitions(retention: retention, now: now())
+            }
+        } catch {
+            logger.warning("PostgreSQL store: creating the record partitions failed (records go to the default partition until the next prune creates them): \(error)")
+        }
+        return store
     }
 
     /// Runs `body` with an open store: the client's `run()` in a child task for the store's whole
     /// life, cancelled (closing every pooled connection) once `body` and `close()` are done.
-    public static func withStore<T: Sendable>(_ location: PostgresLocation, instance: String, logger: Logger,
+    public static func withStore<T: Sendable>(_ location: PostgresLocation, instance: String, retention: RetentionPolicy = RetentionPolicy(),
+                                              now: @escaping WallClock = Date.init, logger: Logger,
                                               _ body: @Sendable (PostgresStore) async throws -> T) async throws -> T {
         let client = PostgresClient(configuration: try location.clientConfiguration(), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            let store = try await open(client: client, location: location, instance: instance, logger: logger)
+            let store = try await open(client: client, location: location, instance: instance, retention: retention, now: now, logger: logger)
             do {
                 let value = try await body(store)
                 try await store.close()

@@ -17,9 +17,12 @@ enum PostgresServe {
     /// serves until SIGTERM/SIGINT, and polls the store for other instances' price changes meanwhile.
     static func run(_ config: ServerConfig, _ location: PostgresLocation, logger: Logger) async throws {
         let instance = instanceName(config)
+        // The server's one wall clock, for the store (received times, price-change times, partition
+        // upkeep) and the application alike.
+        let now: WallClock = Date.init
         do {
-            try await PostgresStore.withStore(location, instance: instance, logger: logger) { store in
-                let components = try await AppComponents.open(config: config, store: store)
+            try await PostgresStore.withStore(location, instance: instance, retention: config.retention, now: now, logger: logger) { store in
+                let components = try await AppComponents.open(config: config, store: store, now: now)
                 logger.info("tokenmeter \(TokenMeterVersion.string) on \(config.host):\(config.port), store \(location) as instance '\(instance)', \(config.tokens.count) API tokens")
                 let app = try buildApplication(components, logger: logger)
                 try await withThrowingTaskGroup(of: Void.self) { group in

@@ -102,7 +102,7 @@ public protocol StoreMaintenance: Sendable {
 /// A whole store backend, as the server opens it: each part of the server takes only the role it
 /// uses. Every method is safe to call concurrently; reads and writes throw `StoreFault` for the
 /// store's own failures.
-public protocol UsageStore: RecordWriter, CounterSource, StoreMaintenance, PriceChangeRepository, OperationCreditsRepository, ReportSource {}
+public protocol UsageStore: RecordWriter, CounterSource, StoreMaintenance, PriceChangeRepository, OperationCreditsRepository, ReportSource, StoreGaugeSharing {}
 
 public struct StoreCondition: Sendable, Equatable {
     /// A fault that stops every write until an operator acts (nil: none seen).

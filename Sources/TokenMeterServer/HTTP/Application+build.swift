@@ -73,7 +73,7 @@ public func buildApplication(_ components: AppComponents, logger: Logger) throws
                                      metrics: components.metrics, now: components.now, logger: logger)
     let pruner = RetentionPruner(store: components.store, retention: config.retention, interval: config.pruneInterval,
                                  metrics: components.metrics, now: components.now, logger: logger)
-    let refresher = StoreGaugeRefresher(store: components.store, metrics: components.metrics, config: config, now: components.now, logger: logger)
+    let refresher = StoreGaugeRefresher(store: components.store, sharing: components.store, metrics: components.metrics, config: config, now: components.now, logger: logger)
     var http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(config.idleTimeout.components.seconds)))
     http1.httpDecoder = .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 100)
     return Application(

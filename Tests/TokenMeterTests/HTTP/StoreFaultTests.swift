@@ -54,6 +54,11 @@ final class FaultInjectingStore: UsageStore {
 
     func loadOperationCredits() async throws -> [String: Int64] { try await inner.loadOperationCredits() }
 
+    func sharedGauges(key: String, maxAge: TimeInterval, now: Date,
+                      compute: @Sendable () async throws -> StoreGaugeValues) async throws -> SharedGaugeReading {
+        try await inner.sharedGauges(key: key, maxAge: maxAge, now: now, compute: compute)
+    }
+
     func saveOperationCredits(_ operation: String, creditsMicro: Int64?) async throws {
         try await inner.saveOperationCredits(operation, creditsMicro: creditsMicro)
     }

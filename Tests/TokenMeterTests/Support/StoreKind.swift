@@ -65,11 +65,20 @@ struct PostgresTestDatabase: Sendable {
 
     /// A store on its own client (a separate connection pool, as a separate tokenmeter process has),
     /// whose run() goes on for the rest of the test process.
-    func store(instance: String) async throws -> PostgresStore {
-        var logger = Logger(label: "test-pg")
-        logger.logLevel = .error
+    func store(instance: String, retention: RetentionPolicy = RetentionPolicy(), now: @escaping WallClock = Date.init) async throws -> PostgresStore {
+        try await PostgresStore.open(client: try client(), location: location, instance: instance, retention: retention, now: now, logger: logger)
+    }
+
+    /// A client of its own (run() going on for the rest of the test process).
+    func client() throws -> PostgresClient {
         let client = PostgresClient(configuration: try location.clientConfiguration(), backgroundLogger: logger)
         Task { await client.run() }
-        return try await PostgresStore.open(client: client, location: location, instance: instance, logger: logger)
+        return client
+    }
+
+    var logger: Logger {
+        var logger = Logger(label: "test-pg")
+        logger.logLevel = .error
+        return logger
     }
 }
