@@ -96,29 +96,22 @@ extension PostgresStore {
     }
 
     /// Inserts the records (sorted by id), skipping ids already stored by any instance; returns the
-    /// ids that were new.
+    /// ids that were new. One statement whatever the batch size: each column is one array parameter.
     private func insertRecords(_ records: [PricedRecord], ordinals: [[UInt8]: Int64], receivedAt: Int64,
                                _ connection: PostgresConnection) async throws -> Set<[UInt8]> {
-        var accepted = Set<[UInt8]>()
-        let perStatement = 60_000 / PostgresRecordRow.columns.count
-        var start = 0
-        while start < records.count {
-            let chunk = records[start..<min(start + perStatement, records.count)]
-            start += chunk.count
-            var bindings = PostgresBindings(capacity: chunk.count * PostgresRecordRow.columns.count)
-            for record in chunk {
-                PostgresRecordRow.bind(record, userOrdinal: record.record.userID.flatMap { ordinals[Array($0.utf8)] },
-                                       receivedAtMs: receivedAt, instance: instance, to: &bindings)
-            }
-            let sql = "INSERT INTO usage_records (\(PostgresRecordRow.columns.joined(separator: ", "))) VALUES "
-                + PostgresSQL.valueRows(chunk.count, width: PostgresRecordRow.columns.count)
-                + " ON CONFLICT (id) DO NOTHING RETURNING id"
-            for try await id in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).decode(String.self) {
-                accepted.insert(Array(id.utf8))
-            }
+        guard !records.isEmpty else { return [] }
+        let columns = PostgresRecordRow.columnArrays(records, userOrdinals: records.map { $0.record.userID.flatMap { ordinals[Array($0.utf8)] } },
+                                                     receivedAtMs: receivedAt, instance: instance)
+        let query = PostgresQuery(unsafeSQL: Self.insertRecordsSQL, binds: PostgresSQL.bindings(columns))
+        var accepted = Set<[UInt8]>(minimumCapacity: records.count)
+        for try await id in try await connection.query(query, logger: logger).decode(String.self) {
+            accepted.insert(Array(id.utf8))
         }
         return accepted
     }
+
+    private static let insertRecordsSQL = PostgresSQL.insertUnnest(into: "usage_records", columns: PostgresRecordRow.columns, types: PostgresRecordRow.types)
+        + " ON CONFLICT (id) DO NOTHING RETURNING id"
 
     private func complete(id: String, _ completion: RecordCompletion, _ reprice: (UsageRecord) throws -> PricedRecord,
                           completedAt: Date, _ connection: PostgresConnection, _ aggregate: inout BatchAggregate,
@@ -148,64 +141,48 @@ extension PostgresStore {
         return .completed(priced, pendingModel: pendingModel)
     }
 
-    /// Upserts the rollup, user-set and lifetime rows of one batch: one multi-row statement per table
-    /// (each key once, so no row is touched twice), rows in the aggregate's fixed key order.
+    /// Upserts the rollup, user-set and lifetime rows of one batch in one statement (one round trip):
+    /// each table's upsert a data-modifying `WITH` part whose rows are bound one array per column (each
+    /// key once, so no row is touched twice) and come in the aggregate's fixed key order (`unnest`
+    /// yields them in array order). Each part starts only once the one before has finished (it
+    /// reads the previous part's row count first), so every instance locks the tables in one
+    /// order: rollups minute, hour, day, then user sets hour, day, then its own lifetime rows.
     func write(_ aggregate: BatchAggregate, _ connection: PostgresConnection) async throws {
         guard !aggregate.isEmpty else { return }
-        let figures = RollupFigures.columnNames
-        let dimensions = PostgresSchema.dimensionColumns
+        var parts: [PostgresSQL.UpsertPart] = []
         let rollups = aggregate.rollupRows
         for granularity in Granularity.allCases {
-            let table = PostgresSchema.rollupTables[granularity]!
             let rows = rollups.filter { $0.granularity == granularity }
-            try await upsert(rows, table: table, columns: ["bucket"] + dimensions + figures, key: ["bucket"] + dimensions,
-                             update: figures.map { "\($0) = \(table).\($0) + excluded.\($0)" }, connection) { row, b in
-                b.append(row.bucket)
-                PostgresSQL.append(row.dimensions, to: &b)
-                for value in row.figures.storedValues { b.append(value) }
-            }
+            if !rows.isEmpty { parts.append(PostgresSQL.UpsertPart(Self.rollupUpserts[granularity]!, PostgresAggregateColumns.rollups(rows))) }
         }
         let sets = aggregate.userSetRows
         for granularity in UserSetAggregate.granularities {
-            let table = PostgresSchema.userSetTables[granularity]!
             let rows = sets.filter { $0.granularity == granularity }
-            try await upsert(rows, table: table, columns: ["bucket"] + dimensions + ["paying", "chunk", "members"],
-                             key: ["bucket"] + dimensions + ["paying", "chunk"], update: ["members = \(table).members | excluded.members"],
-                             condition: "(\(table).members | excluded.members) <> \(table).members", connection) { row, b in
-                b.append(row.bucket)
-                PostgresSQL.append(row.dimensions, to: &b)
-                b.append(row.paying)
-                b.append(row.chunk)
-                b.append(BitChunk(words: row.words))
-            }
+            if !rows.isEmpty { parts.append(PostgresSQL.UpsertPart(Self.userSetUpserts[granularity]!, PostgresAggregateColumns.userSets(rows))) }
         }
-        let counters = ["requests", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
-                        "reasoning_tokens", "cost_nano", "credits_micro", "unpriced_requests"]
-        try await upsert(aggregate.lifetimeRows, table: "lifetime_totals", columns: ["instance"] + dimensions + ["error_type"] + counters,
-                         key: ["instance"] + dimensions + ["error_type"],
-                         update: counters.map { "\($0) = lifetime_totals.\($0) + excluded.\($0)" }, connection) { t, b in
-            b.append(instance)
-            for value in [t.service, t.operation, t.category, t.provider, t.model, t.status.rawValue, t.resourceType, t.errorType ?? ""] { b.append(value) }
-            for value in [t.requests, t.tokens.input, t.tokens.cachedInput, t.tokens.cacheWrite, t.tokens.output, t.tokens.reasoning,
-                          t.costNanoUSD, t.creditsMicro, t.unpricedRequests] { b.append(value) }
-        }
+        let lifetime = aggregate.lifetimeRows
+        if !lifetime.isEmpty { parts.append(PostgresSQL.UpsertPart(Self.lifetimeUpsert, PostgresAggregateColumns.lifetime(lifetime, instance: instance))) }
+        guard !parts.isEmpty else { return }
+        try await connection.query(PostgresQuery(unsafeSQL: PostgresSQL.chainedUpserts(parts.map(\.upsert)), binds: PostgresSQL.bindings(parts.flatMap(\.columns))),
+                                   logger: logger)
     }
 
-    private func upsert<Row>(_ rows: [Row], table: String, columns: [String], key: [String], update: [String], condition: String? = nil,
-                             _ connection: PostgresConnection, bind: (Row, inout PostgresBindings) -> Void) async throws {
-        let perStatement = 60_000 / columns.count
-        var start = 0
-        while start < rows.count {
-            let chunk = rows[start..<min(start + perStatement, rows.count)]
-            start += chunk.count
-            var bindings = PostgresBindings(capacity: chunk.count * columns.count)
-            for row in chunk { bind(row, &bindings) }
-            let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(PostgresSQL.valueRows(chunk.count, width: columns.count))"
-                + " ON CONFLICT (\(key.joined(separator: ", "))) DO UPDATE SET \(update.joined(separator: ", "))"
-                + (condition.map { " WHERE \($0)" } ?? "")
-            try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
-        }
+    private static let rollupUpserts: [Granularity: PostgresSQL.Upsert] = PostgresSchema.rollupTables.mapValues { table in
+        PostgresSQL.Upsert(table: table, columns: PostgresAggregateColumns.rollupColumns, types: PostgresAggregateColumns.rollupTypes,
+                           onConflict: "(\((["bucket"] + PostgresSchema.dimensionColumns).joined(separator: ", "))) DO UPDATE SET "
+                               + RollupFigures.columnNames.map { "\($0) = \(table).\($0) + excluded.\($0)" }.joined(separator: ", "))
     }
+
+    private static let userSetUpserts: [Granularity: PostgresSQL.Upsert] = PostgresSchema.userSetTables.mapValues { table in
+        PostgresSQL.Upsert(table: table, columns: PostgresAggregateColumns.userSetColumns, types: PostgresAggregateColumns.userSetTypes,
+                           onConflict: "(\((["bucket"] + PostgresSchema.dimensionColumns + ["paying", "chunk"]).joined(separator: ", ")))"
+                               + " DO UPDATE SET members = \(table).members | excluded.members WHERE (\(table).members | excluded.members) <> \(table).members")
+    }
+
+    private static let lifetimeUpsert = PostgresSQL.Upsert(
+        table: "lifetime_totals", columns: PostgresAggregateColumns.lifetimeColumns, types: PostgresAggregateColumns.lifetimeTypes,
+        onConflict: "(\((["instance"] + PostgresSchema.dimensionColumns + ["error_type"]).joined(separator: ", "))) DO UPDATE SET "
+            + PostgresAggregateColumns.lifetimeCounters.map { "\($0) = lifetime_totals.\($0) + excluded.\($0)" }.joined(separator: ", "))
 }
 
 /// Small SQL-text helpers.
@@ -225,8 +202,212 @@ enum PostgresSQL {
         }
         return text
     }
+}
 
-    static func append(_ d: RollupDimensions, to bindings: inout PostgresBindings) {
-        for value in [d.service, d.operation, d.category, d.provider, d.model, d.status, d.resourceType] { bindings.append(value) }
+/// One column of a multi-row statement, bound as one PostgreSQL array parameter (binary format,
+/// NULL elements allowed) and turned back into rows by `unnest`: a batch of n rows binds one
+/// parameter per column instead of one per row and column, and its statement text is the same
+/// whatever the batch size (see `PostgresSQL.insertUnnest`).
+enum PostgresColumn: Sendable, Equatable {
+    case text([String?])
+    case bigint([Int64?])
+    case boolean([Bool?])
+    case double([Double?])
+    case bits([BitChunk])
+
+    /// The element type the statement casts the array to (`$n::type[]`).
+    var sqlType: String {
+        switch self {
+        case .text: "text"
+        case .bigint: "bigint"
+        case .boolean: "boolean"
+        case .double: "double precision"
+        case .bits: "bit(\(BitChunk.bits))"
+        }
+    }
+
+    var count: Int {
+        switch self {
+        case .text(let v): v.count
+        case .bigint(let v): v.count
+        case .boolean(let v): v.count
+        case .double(let v): v.count
+        case .bits(let v): v.count
+        }
+    }
+
+    var elementType: PostgresDataType {
+        switch self {
+        case .text: .text
+        case .bigint: .int8
+        case .boolean: .bool
+        case .double: .float8
+        case .bits: .bit
+        }
+    }
+}
+
+extension PostgresColumn: PostgresDynamicTypeEncodable {
+    var psqlType: PostgresDataType {
+        switch self {
+        case .text: .textArray
+        case .bigint: .int8Array
+        case .boolean: .boolArray
+        case .double: .float8Array
+        case .bits: .bitArray
+        }
+    }
+
+    var psqlFormat: PostgresFormat { .binary }
+
+    /// PostgreSQL's binary array: dimensions (1, or 0 when empty), a has-NULLs flag, the element
+    /// type, then the length and lower bound (1) of the dimension, then each element as its byte
+    /// length (-1 for NULL) and its binary value.
+    func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        let hasNulls: Bool = switch self {
+        case .text(let v): v.contains(nil)
+        case .bigint(let v): v.contains(nil)
+        case .boolean(let v): v.contains(nil)
+        case .double(let v): v.contains(nil)
+        case .bits: false
+        }
+        buffer.writeInteger(count == 0 ? 0 : 1, as: Int32.self)
+        buffer.writeInteger(hasNulls ? 1 : 0, as: Int32.self)
+        buffer.writeInteger(elementType.rawValue)
+        guard count > 0 else { return }
+        buffer.writeInteger(Int32(count))
+        buffer.writeInteger(1, as: Int32.self)
+        switch self {
+        case .text(let values):
+            for value in values {
+                guard let value else { buffer.writeInteger(-1, as: Int32.self); continue }
+                buffer.writeInteger(Int32(value.utf8.count))
+                buffer.writeString(value)
+            }
+        case .bigint(let values):
+            for value in values {
+                guard let value else { buffer.writeInteger(-1, as: Int32.self); continue }
+                buffer.writeInteger(8, as: Int32.self)
+                buffer.writeInteger(value)
+            }
+        case .boolean(let values):
+            for value in values {
+                guard let value else { buffer.writeInteger(-1, as: Int32.self); continue }
+                buffer.writeInteger(1, as: Int32.self)
+                buffer.writeInteger(value ? 1 : 0, as: UInt8.self)
+            }
+        case .double(let values):
+            for value in values {
+                guard let value else { buffer.writeInteger(-1, as: Int32.self); continue }
+                buffer.writeInteger(8, as: Int32.self)
+                buffer.writeInteger(value.bitPattern)
+            }
+        case .bits(let values):
+            for value in values {
+                buffer.writeInteger(Int32(4 + BitChunk.bits / 8))
+                value.encode(into: &buffer, context: context)
+            }
+        }
+    }
+}
+
+extension PostgresSQL {
+    /// `INSERT INTO table (columns) SELECT * FROM unnest($1::type[], …)`: one row per array index,
+    /// in array order, the parameters numbered from `first`.
+    static func insertUnnest(into table: String, columns: [String], types: [String], first: Int = 1) -> String {
+        precondition(columns.count == types.count, "one type per column")
+        let arrays = types.enumerated().map { "$\($0.offset + first)::\($0.element)[]" }.joined(separator: ", ")
+        return "INSERT INTO \(table) (\(columns.joined(separator: ", "))) SELECT * FROM unnest(\(arrays))"
+    }
+
+    /// One table's upsert from column arrays: `INSERT INTO table (columns) SELECT * FROM unnest(…)
+    /// ON CONFLICT onConflict`.
+    struct Upsert: Sendable {
+        var table: String
+        var columns: [String]
+        var types: [String]
+        /// What follows `ON CONFLICT`: the key and the action.
+        var onConflict: String
+    }
+
+    /// An upsert with the column arrays bound to it.
+    struct UpsertPart: Sendable {
+        var upsert: Upsert
+        var columns: [PostgresColumn]
+        init(_ upsert: Upsert, _ columns: [PostgresColumn]) {
+            precondition(upsert.columns.count == columns.count, "one array per column")
+            self.upsert = upsert
+            self.columns = columns
+        }
+    }
+
+    /// The upserts as one statement, run one after another: `WITH u1 AS (INSERT … RETURNING 1),
+    /// u2 AS (INSERT … SELECT … WHERE (SELECT count(*) FROM u1) >= 0 …), … SELECT count(*) FROM uN`.
+    /// A part's rows are read only after its gate, the count of the part before, is known (an
+    /// uncorrelated subquery, evaluated once before the first row), so part k finishes before part
+    /// k + 1 touches a row. Parameters are numbered across the parts in order.
+    static func chainedUpserts(_ upserts: [Upsert]) -> String {
+        precondition(!upserts.isEmpty, "at least one upsert")
+        var first = 1
+        var parts: [String] = []
+        for (index, upsert) in upserts.enumerated() {
+            let arrays = upsert.types.enumerated().map { "$\($0.offset + first)::\($0.element)[]" }.joined(separator: ", ")
+            first += upsert.types.count
+            let gate = index == 0 ? "" : " WHERE (SELECT count(*) FROM u\(index)) >= 0"
+            parts.append("u\(index + 1) AS (INSERT INTO \(upsert.table) (\(upsert.columns.joined(separator: ", "))) SELECT * FROM unnest(\(arrays))"
+                + gate + " ON CONFLICT \(upsert.onConflict) RETURNING 1)")
+        }
+        return "WITH " + parts.joined(separator: ", ") + " SELECT count(*) FROM u\(upserts.count)"
+    }
+
+    /// The bindings of `columns`, in order, each one array parameter.
+    static func bindings(_ columns: [PostgresColumn]) -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: columns.count)
+        for column in columns { bindings.append(column) }
+        return bindings
+    }
+}
+
+/// A batch's rollup, user-set and lifetime rows as one array per column (for
+/// `PostgresSQL.insertUnnest`), in the rows' order, which is the aggregate's fixed key order.
+enum PostgresAggregateColumns {
+    static let rollupColumns = ["bucket"] + PostgresSchema.dimensionColumns + RollupFigures.columnNames
+    static let rollupTypes = ["bigint"] + PostgresSchema.dimensionColumns.map { _ in "text" } + RollupFigures.columnNames.map { _ in "bigint" }
+
+    static func rollups(_ rows: [BatchAggregate.RollupRow]) -> [PostgresColumn] {
+        let figures = rows.map(\.figures.storedValues)
+        return [.bigint(rows.map { $0.bucket })] + dimensions(rows.map(\.dimensions))
+            + RollupFigures.columnNames.indices.map { column in .bigint(figures.map { $0[column] }) }
+    }
+
+    static let userSetColumns = ["bucket"] + PostgresSchema.dimensionColumns + ["paying", "chunk", "members"]
+    static let userSetTypes = ["bigint"] + PostgresSchema.dimensionColumns.map { _ in "text" } + ["boolean", "bigint", "bit(\(BitChunk.bits))"]
+
+    static func userSets(_ rows: [BatchAggregate.UserSetRow]) -> [PostgresColumn] {
+        [.bigint(rows.map { $0.bucket })] + dimensions(rows.map(\.dimensions))
+            + [.boolean(rows.map { $0.paying }), .bigint(rows.map { $0.chunk }), .bits(rows.map { BitChunk(words: $0.words) })]
+    }
+
+    static let lifetimeCounters = ["requests", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
+                                   "reasoning_tokens", "cost_nano", "credits_micro", "unpriced_requests"]
+    static let lifetimeColumns = ["instance"] + PostgresSchema.dimensionColumns + ["error_type"] + lifetimeCounters
+    static let lifetimeTypes = ["text"] + PostgresSchema.dimensionColumns.map { _ in "text" } + ["text"] + lifetimeCounters.map { _ in "bigint" }
+
+    static func lifetime(_ rows: [UsageTotals], instance: String) -> [PostgresColumn] {
+        func text(_ value: (UsageTotals) -> String) -> PostgresColumn { .text(rows.map { value($0) }) }
+        func int(_ value: (UsageTotals) -> Int64) -> PostgresColumn { .bigint(rows.map { value($0) }) }
+        return [
+            .text(Array(repeating: instance, count: rows.count)),
+            text(\.service), text(\.operation), text(\.category), text(\.provider), text(\.model), text(\.status.rawValue),
+            text(\.resourceType), text { $0.errorType ?? "" },
+            int(\.requests), int(\.tokens.input), int(\.tokens.cachedInput), int(\.tokens.cacheWrite), int(\.tokens.output),
+            int(\.tokens.reasoning), int(\.costNanoUSD), int(\.creditsMicro), int(\.unpricedRequests),
+        ]
+    }
+
+    /// The seven dimension columns, in `PostgresSchema.dimensionColumns` order.
+    private static func dimensions(_ d: [RollupDimensions]) -> [PostgresColumn] {
+        [.text(d.map { $0.service }), .text(d.map { $0.operation }), .text(d.map { $0.category }), .text(d.map { $0.provider }),
+         .text(d.map { $0.model }), .text(d.map { $0.status }), .text(d.map { $0.resourceType })]
     }
 }
