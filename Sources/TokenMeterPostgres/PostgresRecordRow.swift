@@ -36,12 +36,12 @@ enum PostgresRecordRow {
 
     /// The records as one array per column, in `columns` order (for `PostgresSQL.insertUnnest`):
     /// the same values `bind` gives one row at a time.
-    static func columnArrays(_ records: [PricedRecord], userOrdinals: [Int64?], receivedAtMs: Int64, instance: String) -> [PostgresColumn] {
+    static func columnArrays(_ records: [PricedRecord], userOrdinals: [Int64?], receivedAtMs: Int64, instance: String) -> [PostgresColumnArray] {
         precondition(records.count == userOrdinals.count, "one user ordinal (or nil) per record")
-        func text(_ value: (PricedRecord) -> String?) -> PostgresColumn { .text(records.map(value)) }
-        func int(_ value: (PricedRecord) -> Int64?) -> PostgresColumn { .bigint(records.map(value)) }
-        func bool(_ value: (PricedRecord) -> Bool?) -> PostgresColumn { .boolean(records.map(value)) }
-        func real(_ value: (PricedRecord) -> Double?) -> PostgresColumn { .double(records.map(value)) }
+        func text(_ value: (PricedRecord) -> String?) -> PostgresColumnArray { .text(records.map(value)) }
+        func int(_ value: (PricedRecord) -> Int64?) -> PostgresColumnArray { .bigint(records.map(value)) }
+        func bool(_ value: (PricedRecord) -> Bool?) -> PostgresColumnArray { .boolean(records.map(value)) }
+        func real(_ value: (PricedRecord) -> Double?) -> PostgresColumnArray { .double(records.map(value)) }
         return [
             text { $0.record.id }, bool { $0.record.idWasGiven }, int { $0.record.timestamp.unixMilliseconds },
             .bigint(Array(repeating: receivedAtMs, count: records.count)),

@@ -208,7 +208,7 @@ enum PostgresSQL {
 /// NULL elements allowed) and turned back into rows by `unnest`: a batch of n rows binds one
 /// parameter per column instead of one per row and column, and its statement text is the same
 /// whatever the batch size (see `PostgresSQL.insertUnnest`).
-enum PostgresColumn: Sendable, Equatable {
+enum PostgresColumnArray: Sendable, Equatable {
     case text([String?])
     case bigint([Int64?])
     case boolean([Bool?])
@@ -247,7 +247,7 @@ enum PostgresColumn: Sendable, Equatable {
     }
 }
 
-extension PostgresColumn: PostgresDynamicTypeEncodable {
+extension PostgresColumnArray: PostgresDynamicTypeEncodable {
     var psqlType: PostgresDataType {
         switch self {
         case .text: .textArray
@@ -333,8 +333,8 @@ extension PostgresSQL {
     /// An upsert with the column arrays bound to it.
     struct UpsertPart: Sendable {
         var upsert: Upsert
-        var columns: [PostgresColumn]
-        init(_ upsert: Upsert, _ columns: [PostgresColumn]) {
+        var columns: [PostgresColumnArray]
+        init(_ upsert: Upsert, _ columns: [PostgresColumnArray]) {
             precondition(upsert.columns.count == columns.count, "one array per column")
             self.upsert = upsert
             self.columns = columns
@@ -361,7 +361,7 @@ extension PostgresSQL {
     }
 
     /// The bindings of `columns`, in order, each one array parameter.
-    static func bindings(_ columns: [PostgresColumn]) -> PostgresBindings {
+    static func bindings(_ columns: [PostgresColumnArray]) -> PostgresBindings {
         var bindings = PostgresBindings(capacity: columns.count)
         for column in columns { bindings.append(column) }
         return bindings
@@ -374,7 +374,7 @@ enum PostgresAggregateColumns {
     static let rollupColumns = ["bucket"] + PostgresSchema.dimensionColumns + RollupFigures.columnNames
     static let rollupTypes = ["bigint"] + PostgresSchema.dimensionColumns.map { _ in "text" } + RollupFigures.columnNames.map { _ in "bigint" }
 
-    static func rollups(_ rows: [BatchAggregate.RollupRow]) -> [PostgresColumn] {
+    static func rollups(_ rows: [BatchAggregate.RollupRow]) -> [PostgresColumnArray] {
         let figures = rows.map(\.figures.storedValues)
         return [.bigint(rows.map { $0.bucket })] + dimensions(rows.map(\.dimensions))
             + RollupFigures.columnNames.indices.map { column in .bigint(figures.map { $0[column] }) }
@@ -383,7 +383,7 @@ enum PostgresAggregateColumns {
     static let userSetColumns = ["bucket"] + PostgresSchema.dimensionColumns + ["paying", "chunk", "members"]
     static let userSetTypes = ["bigint"] + PostgresSchema.dimensionColumns.map { _ in "text" } + ["boolean", "bigint", "bit(\(BitChunk.bits))"]
 
-    static func userSets(_ rows: [BatchAggregate.UserSetRow]) -> [PostgresColumn] {
+    static func userSets(_ rows: [BatchAggregate.UserSetRow]) -> [PostgresColumnArray] {
         [.bigint(rows.map { $0.bucket })] + dimensions(rows.map(\.dimensions))
             + [.boolean(rows.map { $0.paying }), .bigint(rows.map { $0.chunk }), .bits(rows.map { BitChunk(words: $0.words) })]
     }
@@ -393,9 +393,9 @@ enum PostgresAggregateColumns {
     static let lifetimeColumns = ["instance"] + PostgresSchema.dimensionColumns + ["error_type"] + lifetimeCounters
     static let lifetimeTypes = ["text"] + PostgresSchema.dimensionColumns.map { _ in "text" } + ["text"] + lifetimeCounters.map { _ in "bigint" }
 
-    static func lifetime(_ rows: [UsageTotals], instance: String) -> [PostgresColumn] {
-        func text(_ value: (UsageTotals) -> String) -> PostgresColumn { .text(rows.map { value($0) }) }
-        func int(_ value: (UsageTotals) -> Int64) -> PostgresColumn { .bigint(rows.map { value($0) }) }
+    static func lifetime(_ rows: [UsageTotals], instance: String) -> [PostgresColumnArray] {
+        func text(_ value: (UsageTotals) -> String) -> PostgresColumnArray { .text(rows.map { value($0) }) }
+        func int(_ value: (UsageTotals) -> Int64) -> PostgresColumnArray { .bigint(rows.map { value($0) }) }
         return [
             .text(Array(repeating: instance, count: rows.count)),
             text(\.service), text(\.operation), text(\.category), text(\.provider), text(\.model), text(\.status.rawValue),
@@ -406,7 +406,7 @@ enum PostgresAggregateColumns {
     }
 
     /// The seven dimension columns, in `PostgresSchema.dimensionColumns` order.
-    private static func dimensions(_ d: [RollupDimensions]) -> [PostgresColumn] {
+    private static func dimensions(_ d: [RollupDimensions]) -> [PostgresColumnArray] {
         [.text(d.map { $0.service }), .text(d.map { $0.operation }), .text(d.map { $0.category }), .text(d.map { $0.provider }),
          .text(d.map { $0.model }), .text(d.map { $0.status }), .text(d.map { $0.resourceType })]
     }
