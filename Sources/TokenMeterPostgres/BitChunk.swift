@@ -21,11 +21,14 @@ struct BitChunk: Sendable, Equatable, PostgresNonThrowingEncodable, PostgresDeco
 
     func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
         buffer.writeInteger(Int32(Self.bits))
-        for word in words {
-            for byte in 0..<8 {
-                // Member 8k + j is bit 7 - j of byte k.
-                buffer.writeInteger(UInt8(truncatingIfNeeded: word >> UInt64(byte * 8)).bitReversed)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.bits / 8) { bytes in
+            for (index, word) in words.enumerated() {
+                for byte in 0..<8 {
+                    // Member 8k + j is bit 7 - j of byte k.
+                    bytes[index * 8 + byte] = UInt8(truncatingIfNeeded: word >> UInt64(byte * 8)).bitReversed
+                }
             }
+            return Self.bits / 8
         }
     }
 

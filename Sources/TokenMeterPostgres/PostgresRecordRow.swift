@@ -23,6 +23,46 @@ enum PostgresRecordRow {
         b.append(r.resourceType); b.append(r.resourceID); b.append(ResourceFields.json(r.tags)); b.append(instance)
     }
 
+    /// The element type of each of `columns`, in order (as in the table; see `PostgresSchema`).
+    static let types: [String] = [
+        "text", "boolean", "bigint", "bigint", "text", "text", "boolean", "text", "text", "text", "text",
+        "text", "text", "text", "bigint", "bigint", "bigint", "bigint",
+        "bigint", "double precision", "double precision", "double precision", "double precision", "double precision",
+        "bigint", "text", "bigint", "text", "boolean", "bigint",
+        "bigint", "bigint", "text", "text", "text", "bigint",
+        "bigint", "bigint", "text", "text", "text",
+        "text", "text", "text", "text",
+    ]
+
+    /// The records as one array per column, in `columns` order (for `PostgresSQL.insertUnnest`):
+    /// the same values `bind` gives one row at a time.
+    static func columnArrays(_ records: [PricedRecord], userOrdinals: [Int64?], receivedAtMs: Int64, instance: String) -> [PostgresColumnArray] {
+        precondition(records.count == userOrdinals.count, "one user ordinal (or nil) per record")
+        func text(_ value: (PricedRecord) -> String?) -> PostgresColumnArray { .text(records.map(value)) }
+        func int(_ value: (PricedRecord) -> Int64?) -> PostgresColumnArray { .bigint(records.map(value)) }
+        func bool(_ value: (PricedRecord) -> Bool?) -> PostgresColumnArray { .boolean(records.map(value)) }
+        func real(_ value: (PricedRecord) -> Double?) -> PostgresColumnArray { .double(records.map(value)) }
+        return [
+            text { $0.record.id }, bool { $0.record.idWasGiven }, int { $0.record.timestamp.unixMilliseconds },
+            .bigint(Array(repeating: receivedAtMs, count: records.count)),
+            text { $0.record.userID }, text { $0.record.plan }, bool { $0.record.paying },
+            text { $0.record.service }, text { $0.record.operation }, text { $0.category.rawValue }, text { $0.provider },
+            text { $0.model }, text { $0.record.model }, text { $0.record.status.rawValue },
+            int { $0.record.tokens.input }, int { $0.record.tokens.cachedInput }, int { $0.record.tokens.cacheWrite },
+            int { $0.record.tokens.output }, int { $0.record.tokens.reasoning },
+            real { $0.record.units.requests }, real { $0.record.units.images }, real { $0.record.units.seconds },
+            real { $0.record.units.minutes }, real { $0.record.units.characters },
+            int { $0.costNanoUSD }, text { $0.costSource.rawValue }, int { $0.record.callerCostNanoUSD }, text { $0.priceVersion },
+            bool { $0.unpriced }, int { $0.creditsMicro },
+            int { $0.record.creditsMicro }, int { $0.record.durationMicros },
+            text { $0.record.errorType }, text { $0.record.errorMessage }, text { $0.record.metadataJSON }, .bigint(userOrdinals),
+            int { $0.record.tokens.cacheWrite1h }, int { $0.record.routerCostNanoUSD }, text { StoreRowCoding.unrecognizedJSON($0.record.unrecognizedUsage) },
+            text { $0.priceMatch }, text { $0.unpricedReason },
+            text { $0.record.resourceType }, text { $0.record.resourceID }, text { ResourceFields.json($0.record.tags) },
+            .text(Array(repeating: instance, count: records.count)),
+        ]
+    }
+
     /// What a completion reads back.
     static let readColumns = [
         "id", "id_given", "ts", "user_id", "plan", "paying", "service", "operation", "category", "provider", "model",

@@ -108,29 +108,23 @@ extension PostgresStore {
     }
 
     /// Inserts the records (sorted by id; their ids just claimed by `claimRecordIDs`, so none is
-    /// stored yet); returns their ids.
+    /// stored yet); returns their ids. One statement whatever the batch size: each column is one
+    /// array parameter.
     private func insertRecords(_ records: [PricedRecord], ordinals: [[UInt8]: Int64], receivedAt: Int64,
                                _ connection: PostgresConnection) async throws -> Set<[UInt8]> {
-        var accepted = Set<[UInt8]>()
-        let perStatement = 60_000 / PostgresRecordRow.columns.count
-        var start = 0
-        while start < records.count {
-            let chunk = records[start..<min(start + perStatement, records.count)]
-            start += chunk.count
-            var bindings = PostgresBindings(capacity: chunk.count * PostgresRecordRow.columns.count)
-            for record in chunk {
-                PostgresRecordRow.bind(record, userOrdinal: record.record.userID.flatMap { ordinals[Array($0.utf8)] },
-                                       receivedAtMs: receivedAt, instance: instance, to: &bindings)
-            }
-            let sql = "INSERT INTO usage_records (\(PostgresRecordRow.columns.joined(separator: ", "))) VALUES "
-                + PostgresSQL.valueRows(chunk.count, width: PostgresRecordRow.columns.count)
-                + " RETURNING id"
-            for try await id in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).decode(String.self) {
-                accepted.insert(Array(id.utf8))
-            }
+        guard !records.isEmpty else { return [] }
+        let columns = PostgresRecordRow.columnArrays(records, userOrdinals: records.map { $0.record.userID.flatMap { ordinals[Array($0.utf8)] } },
+                                                     receivedAtMs: receivedAt, instance: instance)
+        let query = PostgresQuery(unsafeSQL: Self.insertRecordsSQL, binds: PostgresSQL.bindings(columns))
+        var accepted = Set<[UInt8]>(minimumCapacity: records.count)
+        for try await id in try await connection.query(query, logger: logger).decode(String.self) {
+            accepted.insert(Array(id.utf8))
         }
         return accepted
     }
+
+    private static let insertRecordsSQL = PostgresSQL.insertUnnest(into: "usage_records", columns: PostgresRecordRow.columns, types: PostgresRecordRow.types)
+        + " RETURNING id"
 
     private func complete(id: String, timestamp: Int64, _ completion: RecordCompletion, _ reprice: (UsageRecord) throws -> PricedRecord,
                           completedAt: Date, _ connection: PostgresConnection, _ aggregate: inout BatchAggregate,
@@ -161,62 +155,48 @@ extension PostgresStore {
         return .completed(priced, pendingModel: pendingModel)
     }
 
-    /// Upserts the rollup, user-set and lifetime rows of one batch: one multi-row statement per table
-    /// (each key once, so no row is touched twice), rows in the aggregate's fixed key order.
+    /// Upserts the rollup, user-set and lifetime rows of one batch in one statement (one round trip):
+    /// each table's upsert a data-modifying `WITH` part whose rows are bound one array per column (each
+    /// key once, so no row is touched twice) and come in the aggregate's fixed key order (`unnest`
+    /// yields them in array order). Each part starts only once the one before has finished (it
+    /// reads the previous part's row count first), so every instance locks the tables in one
+    /// order: rollups minute, hour, day, then user sets hour, day, then its own lifetime rows.
     func write(_ aggregate: BatchAggregate, _ connection: PostgresConnection) async throws {
         guard !aggregate.isEmpty else { return }
-        let figures = RollupFigures.columnNames
-        let dimensions = PostgresSchema.dimensionColumns
+        var parts: [PostgresSQL.UpsertPart] = []
         let rollups = aggregate.rollupRows
         for granularity in Granularity.allCases {
-            let table = PostgresSchema.rollupTables[granularity]!
             let rows = rollups.filter { $0.granularity == granularity }
-            try await upsert(rows, table: table, columns: ["bucket"] + dimensions + figures, key: ["bucket"] + dimensions,
-                             update: figures.map { "\($0) = \(table).\($0) + excluded.\($0)" }, connection) { row, b in
-                b.append(row.bucket)
-                PostgresSQL.append(row.dimensions, to: &b)
-                for value in row.figures.storedValues { b.append(value) }
-            }
+            if !rows.isEmpty { parts.append(PostgresSQL.UpsertPart(Self.rollupUpserts[granularity]!, PostgresAggregateColumns.rollups(rows))) }
         }
         let sets = aggregate.userSetRows
         for granularity in UserSetAggregate.granularities {
-            let table = PostgresSchema.userSetTables[granularity]!
             let rows = sets.filter { $0.granularity == granularity }
-            try await upsert(rows, table: table, columns: ["bucket"] + dimensions + ["paying", "chunk", "members"],
-                             key: ["bucket"] + dimensions + ["paying", "chunk"], update: ["members = \(table).members | excluded.members"],
-                             condition: "(\(table).members | excluded.members) <> \(table).members", connection) { row, b in
-                b.append(row.bucket)
-                PostgresSQL.append(row.dimensions, to: &b)
-                b.append(row.paying)
-                b.append(row.chunk)
-                b.append(BitChunk(words: row.words))
-            }
+            if !rows.isEmpty { parts.append(PostgresSQL.UpsertPart(Self.userSetUpserts[granularity]!, PostgresAggregateColumns.userSets(rows))) }
         }
-        let counters = UsageTotals.counterColumnNames
-        try await upsert(aggregate.lifetimeRows, table: "lifetime_totals", columns: ["instance"] + UsageTotals.keyColumnNames + counters,
-                         key: ["instance"] + UsageTotals.keyColumnNames,
-                         update: counters.map { "\($0) = lifetime_totals.\($0) + excluded.\($0)" }, connection) { t, b in
-            b.append(instance)
-            for value in t.keyValues { b.append(value) }
-            for value in t.counterValues { b.append(value) }
-        }
+        let lifetime = aggregate.lifetimeRows
+        if !lifetime.isEmpty { parts.append(PostgresSQL.UpsertPart(Self.lifetimeUpsert, PostgresAggregateColumns.lifetime(lifetime, instance: instance))) }
+        guard !parts.isEmpty else { return }
+        try await connection.query(PostgresQuery(unsafeSQL: PostgresSQL.chainedUpserts(parts.map(\.upsert)), binds: PostgresSQL.bindings(parts.flatMap(\.columns))),
+                                   logger: logger)
     }
 
-    private func upsert<Row>(_ rows: [Row], table: String, columns: [String], key: [String], update: [String], condition: String? = nil,
-                             _ connection: PostgresConnection, bind: (Row, inout PostgresBindings) -> Void) async throws {
-        let perStatement = 60_000 / columns.count
-        var start = 0
-        while start < rows.count {
-            let chunk = rows[start..<min(start + perStatement, rows.count)]
-            start += chunk.count
-            var bindings = PostgresBindings(capacity: chunk.count * columns.count)
-            for row in chunk { bind(row, &bindings) }
-            let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(PostgresSQL.valueRows(chunk.count, width: columns.count))"
-                + " ON CONFLICT (\(key.joined(separator: ", "))) DO UPDATE SET \(update.joined(separator: ", "))"
-                + (condition.map { " WHERE \($0)" } ?? "")
-            try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
-        }
+    private static let rollupUpserts: [Granularity: PostgresSQL.Upsert] = PostgresSchema.rollupTables.mapValues { table in
+        PostgresSQL.Upsert(table: table, columns: PostgresAggregateColumns.rollupColumns, types: PostgresAggregateColumns.rollupTypes,
+                           onConflict: "(\((["bucket"] + PostgresSchema.dimensionColumns).joined(separator: ", "))) DO UPDATE SET "
+                               + RollupFigures.columnNames.map { "\($0) = \(table).\($0) + excluded.\($0)" }.joined(separator: ", "))
     }
+
+    private static let userSetUpserts: [Granularity: PostgresSQL.Upsert] = PostgresSchema.userSetTables.mapValues { table in
+        PostgresSQL.Upsert(table: table, columns: PostgresAggregateColumns.userSetColumns, types: PostgresAggregateColumns.userSetTypes,
+                           onConflict: "(\((["bucket"] + PostgresSchema.dimensionColumns + ["paying", "chunk"]).joined(separator: ", ")))"
+                               + " DO UPDATE SET members = \(table).members | excluded.members WHERE (\(table).members | excluded.members) <> \(table).members")
+    }
+
+    private static let lifetimeUpsert = PostgresSQL.Upsert(
+        table: "lifetime_totals", columns: PostgresAggregateColumns.lifetimeColumns, types: PostgresAggregateColumns.lifetimeTypes,
+        onConflict: "(\((["instance"] + PostgresSchema.dimensionColumns + ["error_type"]).joined(separator: ", "))) DO UPDATE SET "
+            + PostgresAggregateColumns.lifetimeCounters.map { "\($0) = lifetime_totals.\($0) + excluded.\($0)" }.joined(separator: ", "))
 }
 
 /// Small SQL-text helpers.
@@ -235,9 +215,5 @@ enum PostgresSQL {
             text += ")"
         }
         return text
-    }
-
-    static func append(_ d: RollupDimensions, to bindings: inout PostgresBindings) {
-        for value in [d.service, d.operation, d.category, d.provider, d.model, d.status, d.resourceType] { bindings.append(value) }
     }
 }

@@ -9,8 +9,9 @@ import TokenMeterCore
 /// - `write` commits a batch's records, completions, rollups, user sets and this instance's
 ///   lifetime totals in one transaction; when it returns the batch is committed; when it throws,
 ///   nothing was written.
-/// - A record id is stored once across every instance: the unique key is checked in the write
-///   transaction (`INSERT … ON CONFLICT (id) DO NOTHING RETURNING id`) and rollups are upserted only
+/// - A record id is stored once across every instance: the id key table's unique key is checked in
+///   the write transaction (`INSERT INTO usage_record_ids … ON CONFLICT (id) DO NOTHING RETURNING id`)
+///   before the records go to their day partitions, and rollups are upserted only
 ///   for the rows that were new, pre-aggregated per batch and written in one fixed key order.
 /// - Each instance keeps its own lifetime totals (by `instance` name); a second live process with
 ///   the same name is refused (a session-level advisory lock, held while the store is open).
