@@ -16,7 +16,7 @@ enum PostgresSchema {
     static let pruneLock: Int32 = 2
     static let instanceNamespace: Int32 = 0x746d_696e  // "tmin"
 
-    static let migrations: [(name: String, sql: String)] = [("pg-v1", v1)]
+    static let migrations: [(name: String, sql: String)] = [("pg-v1", v1), ("pg-v2-migrate-progress", migrateProgress)]
 
     private static var v1: String {
         let figures = RollupFigures.columnNames.map { "\($0) bigint NOT NULL DEFAULT 0" }.joined(separator: ", ")

@@ -97,7 +97,7 @@ extension PostgresStore {
 
     /// Inserts the records (sorted by id), skipping ids already stored by any instance; returns the
     /// ids that were new.
-    private func insertRecords(_ records: [PricedRecord], ordinals: [[UInt8]: Int64], receivedAt: Int64,
+    func insertRecords(_ records: [PricedRecord], ordinals: [[UInt8]: Int64], receivedAt: Int64,
                                _ connection: PostgresConnection) async throws -> Set<[UInt8]> {
         var accepted = Set<[UInt8]>()
         let perStatement = 60_000 / PostgresRecordRow.columns.count
