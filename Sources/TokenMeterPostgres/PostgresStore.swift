@@ -38,7 +38,9 @@ public final class PostgresStore: UsageStore {
 
     /// Opens the store on a client whose `run()` is already running: applies the migrations this
     /// binary knows (refusing a database migrated by a newer tokenmeter), then takes the instance lock.
-    public static func open(client: PostgresClient, location: PostgresLocation, instance: String, logger: Logger) async throws -> PostgresStore {
+    /// `register`: record the instance in `instances` (a reader such as `tokenmeter report` does not).
+    public static func open(client: PostgresClient, location: PostgresLocation, instance: String, logger: Logger,
+                            register: Bool = true) async throws -> PostgresStore {
         guard !instance.isEmpty, instance.utf8.count <= 200 else { throw StoreError("instance: the name must be 1 to 200 bytes") }
         do {
             try await PostgresMigrator.migrate(client, logger: logger)
@@ -57,10 +59,10 @@ public final class PostgresStore: UsageStore {
             throw StoreError("another live tokenmeter already runs as instance '\(instance)' on \(location): give this one its own name (--instance or TOKENMETER_INSTANCE), or stop the other one first")
         }
         do {
-            try await client.query("""
+            if register { try await client.query("""
                 INSERT INTO instances (name, started_at) VALUES (\(instance), \(Date().unixMilliseconds))
                 ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at
-                """, logger: logger)
+                """, logger: logger) }
         } catch {
             try? await lock.close()
             throw StoreError("cannot register the instance on \(location): \(PostgresFaults.classify(error))")

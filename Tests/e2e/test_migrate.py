@@ -325,6 +325,28 @@ def test_migrated_store_answers_every_report_as_sqlite_did_and_counters_resume(s
     assert_tables_equal(copy, database)
     assert psql(database, "SELECT DISTINCT instance FROM lifetime_totals") == [["moved"]]
 
+    # `tokenmeter report` and `prices list` read either store and answer the same, registering no instance.
+    for args in (["report", "--from", rfc3339(FROM), "--to", rfc3339(TO), "--group-by", "model,status", "--format", "json"],
+                 ["report", "--from", rfc3339(FROM), "--to", rfc3339(TO), "--group-by", "user", "--format", "json"],
+                 ["prices", "list", "--json"]):
+        answers = []
+        for db_arg in (str(copy), database):
+            cli = subprocess.run([binary_path(), *args, "--config", str(cfg), "--db", db_arg], capture_output=True, text=True, timeout=120)
+            assert cli.returncode == 0, cli.stderr
+            answers.append(json.loads(cli.stdout))
+        moments: list = []
+        assert without_now(answers[1], moments) == without_now(answers[0], moments), args
+    assert psql(database, "SELECT name FROM instances") == [["moved"]]
+    blank = "tm_migrate_" + uuid.uuid4().hex[:12]
+    psql(pg_url(), f"CREATE DATABASE {blank}")
+    try:
+        blank_url = pg_url().rsplit("/", 1)[0] + "/" + blank
+        empty = subprocess.run([binary_path(), "report", "--db", blank_url, "--range", "1d"], capture_output=True, text=True, timeout=60)
+        assert empty.returncode != 0 and "there is no tokenmeter store at" in empty.stderr
+        assert psql(blank_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [["0"]], "a reader creates nothing"
+    finally:
+        psql(pg_url(), f"DROP DATABASE IF EXISTS {blank} WITH (FORCE)")
+
     server = pg_serve(tmp_path, database, cfg, "moved").start()
     try:
         assert_same_reports(reports, fetch_reports(server.port))
@@ -450,11 +472,14 @@ def test_refused_starts_give_one_line_and_a_failure(tmp_path):
     assert not (tmp_path / "other.sqlite").exists()
 
 
-def test_an_unreachable_postgres_is_one_line_and_a_failure(tmp_path):
+def test_a_source_in_use_or_an_unreachable_postgres_is_one_line_and_a_failure(tmp_path):
     db = tmp_path / "small.sqlite"
     server = Server(db, tmp_path).start()
     try:
         assert post_usage(server.port, record(1, RECENT)).status == 200
+        busy = migrate(db, "postgres://u@127.0.0.1:1/db")
+        assert busy.returncode != 0 and "another tokenmeter serve is already using" in busy.stderr, busy
+        assert len(busy.stderr.strip().splitlines()) == 1, busy.stderr
     finally:
         server.stop()
     started = time.monotonic()
