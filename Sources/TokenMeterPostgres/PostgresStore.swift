@@ -59,10 +59,12 @@ public final class PostgresStore: UsageStore {
             throw StoreError("another live tokenmeter already runs as instance '\(instance)' on \(location): give this one its own name (--instance or TOKENMETER_INSTANCE), or stop the other one first")
         }
         do {
-            if register { try await client.query("""
-                INSERT INTO instances (name, started_at) VALUES (\(instance), \(Date().unixMilliseconds))
-                ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at
-                """, logger: logger) }
+            if register {
+                try await client.query("""
+                    INSERT INTO instances (name, started_at) VALUES (\(instance), \(Date().unixMilliseconds))
+                    ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at
+                    """, logger: logger)
+            }
         } catch {
             try? await lock.close()
             throw StoreError("cannot register the instance on \(location): \(PostgresFaults.classify(error))")
