@@ -18,7 +18,9 @@ enum PostgresSchema {
     static let gaugeLock: Int32 = 3
     static let instanceNamespace: Int32 = 0x746d_696e  // "tmin"
 
-    static let migrations: [(name: String, sql: String)] = [("pg-v1", v1), ("pg-v2-partitions", v2Partitions), ("pg-v3-shared-gauges", v3SharedGauges)]
+    static let migrations: [(name: String, sql: String)] = [
+        ("pg-v1", v1), ("pg-v2-partitions", v2Partitions), ("pg-v3-shared-gauges", v3SharedGauges), ("pg-v4-migrate-progress", migrateProgress),
+    ]
 
     /// The columns of `usage_records`, as pg-v1 created them (pg-v2 keeps them, with `id` no longer
     /// a key of the partitioned table: `usage_record_ids` holds the key).

@@ -80,8 +80,12 @@ extension PostgresStore {
     /// Exact distinct users: whole hours and days from the user-set tables (chunks OR-ed by
     /// `bit_or` in the database, then unioned in memory), the edges from the records' user ordinals.
     public func activeUsers(_ query: FigureQuery, paying: Bool?, retention: RetentionPolicy, now: Date) async throws -> ActiveUsers {
-        let plan = QueryPlan.plan(for: query, retention: retention, now: now, levels: UserSetAggregate.granularities)
-        return try await read { connection in
+        try await read { connection in
+            // Set by `migrate` from a SQLite store upgraded from before user sets (as that store plans).
+            let completeFrom = try await connection.query("SELECT value FROM store_meta WHERE key = 'user_sets_complete_from'", logger: logger)
+                .collect().first?.decode(Int64.self) ?? Int64.min
+            let plan = QueryPlan.plan(for: query, retention: retention, now: now, levels: UserSetAggregate.granularities,
+                                      completeFrom: completeFrom)
             var groups: [[String]: UserSet] = [:]
             let width = query.groupBy.count
             for segment in plan.segments {

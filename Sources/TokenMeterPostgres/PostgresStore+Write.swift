@@ -110,7 +110,7 @@ extension PostgresStore {
     /// Inserts the records (sorted by id; their ids just claimed by `claimRecordIDs`, so none is
     /// stored yet); returns their ids. One statement whatever the batch size: each column is one
     /// array parameter.
-    private func insertRecords(_ records: [PricedRecord], ordinals: [[UInt8]: Int64], receivedAt: Int64,
+    func insertRecords(_ records: [PricedRecord], ordinals: [[UInt8]: Int64], receivedAt: Int64,
                                _ connection: PostgresConnection) async throws -> Set<[UInt8]> {
         guard !records.isEmpty else { return [] }
         let columns = PostgresRecordRow.columnArrays(records, userOrdinals: records.map { $0.record.userID.flatMap { ordinals[Array($0.utf8)] } },

@@ -44,8 +44,9 @@ public final class PostgresStore: UsageStore {
     /// binary knows (refusing a database migrated by a newer tokenmeter), takes the instance lock, and
     /// creates the time partitions records within `retention` and up to a day ahead of `now` go to
     /// (unless another instance is doing upkeep now; records without a partition go to the DEFAULT one).
+    /// `register`: record the instance in `instances` (a reader such as `tokenmeter report` does not).
     public static func open(client: PostgresClient, location: PostgresLocation, instance: String, retention: RetentionPolicy = RetentionPolicy(),
-                            now: @escaping WallClock = Date.init, logger: Logger) async throws -> PostgresStore {
+                            now: @escaping WallClock = Date.init, logger: Logger, register: Bool = true) async throws -> PostgresStore {
         guard !instance.isEmpty, instance.utf8.count <= 200 else { throw StoreError("instance: the name must be 1 to 200 bytes") }
         do {
             try await PostgresMigrator.migrate(client, logger: logger)
@@ -64,10 +65,12 @@ public final class PostgresStore: UsageStore {
             throw StoreError("another live tokenmeter already runs as instance '\(instance)' on \(location): give this one its own name (--instance or TOKENMETER_INSTANCE), or stop the other one first")
         }
         do {
-            try await client.query("""
-                INSERT INTO instances (name, started_at) VALUES (\(instance), \(now().unixMilliseconds))
-                ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at
-                """, logger: logger)
+            if register {
+                try await client.query("""
+                    INSERT INTO instances (name, started_at) VALUES (\(instance), \(now().unixMilliseconds))
+                    ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at
+                    """, logger: logger)
+            }
         } catch {
             try? await lock.close()
             throw StoreError("cannot register the instance on \(location): \(PostgresFaults.classify(error))")

@@ -17,6 +17,15 @@ struct PricesCommand: AsyncParsableCommand {
         return try await PricingService.load(catalogFile: config.catalogFile, repository: store)
     }
 
+    /// The catalog in effect, from either store, read only (`list` works on PostgreSQL too).
+    static func load(_ options: ConfigOptions) async throws -> PricingService {
+        let config = try options.load()
+        guard case .postgres = try StoreLocation(config.databasePath) else { return try await open(options) }
+        return try await StoreOpening.withReadStore(config, for: "prices") { store in
+            try await PricingService.load(catalogFile: config.catalogFile, repository: store)
+        }
+    }
+
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List catalog entries (USD per 1M tokens, per unit).")
         @OptionGroup var options: ConfigOptions
@@ -24,7 +33,7 @@ struct PricesCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "Print the catalog as JSON.") var json = false
 
         func run() async throws {
-            let pricing = try await PricesCommand.open(options)
+            let pricing = try await PricesCommand.load(options)
             var entries = pricing.catalog.entries
             if let model {
                 guard let canonical = pricing.catalog.canonicalModel(for: model) else {

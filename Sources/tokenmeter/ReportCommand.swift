@@ -36,13 +36,14 @@ struct ReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
-        try StoreOpening.requireSQLite(config, for: "report")
-        guard FileManager.default.fileExists(atPath: config.databasePath) else {
-            throw ValidationError("no database at \(config.databasePath) (set --db or TOKENMETER_DB)")
+        // A SQLite file read-only, or a PostgreSQL store read without registering an instance.
+        try await StoreOpening.withReadStore(config, for: "report") { store in
+            let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store)
+            try await report(ReportService(source: store, retention: config.retention, pricing: pricing), pricing, config)
         }
-        let store = try StoreOpening.open(config, .readOnly, for: "report")
-        let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store)
-        let service = ReportService(source: store, retention: config.retention, pricing: pricing)
+    }
+
+    private func report(_ service: ReportService, _ pricing: PricingService, _ config: ServerConfig) async throws {
         let now = Date()
         var query: [String: String] = [:]
         for (key, value) in [("range", range), ("from", from), ("to", to), ("group_by", groupBy), ("limit", limit.map(String.init)),

@@ -9,7 +9,7 @@ struct TokenMeterCommand: AsyncParsableCommand {
         commandName: "tokenmeter",
         abstract: "Meters AI usage: ingests usage records, prices them, serves Prometheus metrics and reports.",
         version: TokenMeterVersion.string,
-        subcommands: [ServeCommand.self, ReportCommand.self, PricesCommand.self, IngestCommand.self, CheckConfigCommand.self, OTLPDecodeCommand.self]
+        subcommands: [ServeCommand.self, ReportCommand.self, PricesCommand.self, IngestCommand.self, MigrateCommand.self, CheckConfigCommand.self, OTLPDecodeCommand.self]
     )
 }
 
