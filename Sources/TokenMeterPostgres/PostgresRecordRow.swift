@@ -7,22 +7,6 @@ import TokenMeterCore
 enum PostgresRecordRow {
     static let columns = StoreRowCoding.recordColumns + ["instance"]
 
-    static func bind(_ p: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, instance: String, to b: inout PostgresBindings) {
-        let r = p.record
-        b.append(r.id); b.append(r.idWasGiven); b.append(r.timestamp.unixMilliseconds); b.append(receivedAtMs)
-        b.append(r.userID); b.append(r.plan); b.append(r.paying)
-        b.append(r.service); b.append(r.operation); b.append(p.category.rawValue); b.append(p.provider); b.append(p.model); b.append(r.model)
-        b.append(r.status.rawValue)
-        b.append(r.tokens.input); b.append(r.tokens.cachedInput); b.append(r.tokens.cacheWrite); b.append(r.tokens.output); b.append(r.tokens.reasoning)
-        b.append(r.units.requests); b.append(r.units.images); b.append(r.units.seconds); b.append(r.units.minutes); b.append(r.units.characters)
-        b.append(p.costNanoUSD); b.append(p.costSource.rawValue); b.append(r.callerCostNanoUSD); b.append(p.priceVersion); b.append(p.unpriced)
-        b.append(p.creditsMicro); b.append(r.creditsMicro); b.append(r.durationMicros)
-        b.append(r.errorType); b.append(r.errorMessage); b.append(r.metadataJSON); b.append(userOrdinal)
-        b.append(r.tokens.cacheWrite1h); b.append(r.routerCostNanoUSD); b.append(StoreRowCoding.unrecognizedJSON(r.unrecognizedUsage))
-        b.append(p.priceMatch); b.append(p.unpricedReason)
-        b.append(r.resourceType); b.append(r.resourceID); b.append(ResourceFields.json(r.tags)); b.append(instance)
-    }
-
     /// The element type of each of `columns`, in order (as in the table; see `PostgresSchema`).
     static let types: [String] = [
         "text", "boolean", "bigint", "bigint", "text", "text", "boolean", "text", "text", "text", "text",
@@ -34,8 +18,7 @@ enum PostgresRecordRow {
         "text", "text", "text", "text",
     ]
 
-    /// The records as one array per column, in `columns` order (for `PostgresSQL.insertUnnest`):
-    /// the same values `bind` gives one row at a time.
+    /// The records as one array per column, in `columns` order (for `PostgresSQL.insertUnnest`).
     static func columnArrays(_ records: [PricedRecord], userOrdinals: [Int64?], receivedAtMs: Int64, instance: String) -> [PostgresColumnArray] {
         precondition(records.count == userOrdinals.count, "one user ordinal (or nil) per record")
         func text(_ value: (PricedRecord) -> String?) -> PostgresColumnArray { .text(records.map(value)) }

@@ -1,5 +1,8 @@
 import PostgresNIO
 
+/// SQL-text helpers of the PostgreSQL store.
+enum PostgresSQL {}
+
 extension PostgresSQL {
     /// `INSERT INTO table (columns) SELECT * FROM unnest($1::type[], …)`: one row per array index,
     /// in array order, the parameters numbered from `first`.

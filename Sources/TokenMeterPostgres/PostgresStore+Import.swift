@@ -162,13 +162,9 @@ extension PostgresStore {
         guard let granularity = step.rollupGranularity, let table = PostgresSchema.rollupTables[granularity] else {
             throw StoreError("\(step.rawValue) is not a rollup table")
         }
-        let columns = ["bucket"] + PostgresSchema.dimensionColumns + RollupFigures.columnNames
         try await copyPiece(step, after: after, through: through, rows: rows.count, done: done) { connection in
-            try await self.insert(rows, into: table, columns: columns, connection) { row, b in
-                b.append(row.bucket)
-                PostgresSQL.append(row.dimensions, to: &b)
-                for value in row.figures.storedValues { b.append(value) }
-            }
+            try await self.insert(into: table, columns: PostgresAggregateColumns.rollupColumns, types: PostgresAggregateColumns.rollupTypes,
+                                  PostgresAggregateColumns.rollups(rows), rows: rows.count, connection)
         }
     }
 
@@ -177,33 +173,18 @@ extension PostgresStore {
         guard let granularity = step.userSetGranularity, let table = PostgresSchema.userSetTables[granularity] else {
             throw StoreError("\(step.rawValue) is not a user-set table")
         }
-        let columns = ["bucket"] + PostgresSchema.dimensionColumns + ["paying", "chunk", "members"]
         try await copyPiece(step, after: after, through: through, rows: rows.count, done: done) { connection in
-            try await self.insert(rows, into: table, columns: columns, connection) { row, b in
-                b.append(row.bucket)
-                PostgresSQL.append(row.dimensions, to: &b)
-                b.append(row.paying)
-                b.append(row.chunk)
-                b.append(BitChunk(words: row.words))
-            }
+            try await self.insert(into: table, columns: PostgresAggregateColumns.userSetColumns, types: PostgresAggregateColumns.userSetTypes,
+                                  PostgresAggregateColumns.userSets(rows), rows: rows.count, connection)
         }
     }
 
     /// The source's lifetime totals, as this instance's own (the counters `serve --instance` resumes).
     public func importLifetimeTotals(_ totals: [UsageTotals]) async throws {
         let instance = self.instance
-        let counters = ["requests", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
-                        "reasoning_tokens", "cost_nano", "credits_micro", "unpriced_requests"]
-        let columns = ["instance"] + PostgresSchema.dimensionColumns + ["error_type"] + counters
         try await copyPiece(.lifetimeTotals, after: nil, through: nil, rows: totals.count, done: true) { connection in
-            try await self.insert(totals, into: "lifetime_totals", columns: columns, connection) { t, b in
-                b.append(instance)
-                for value in [t.service, t.operation, t.category, t.provider, t.model, t.status.rawValue, t.resourceType, t.errorType ?? ""] {
-                    b.append(value)
-                }
-                for value in [t.requests, t.tokens.input, t.tokens.cachedInput, t.tokens.cacheWrite, t.tokens.output, t.tokens.reasoning,
-                              t.costNanoUSD, t.creditsMicro, t.unpricedRequests] { b.append(value) }
-            }
+            try await self.insert(into: "lifetime_totals", columns: PostgresAggregateColumns.lifetimeColumns, types: PostgresAggregateColumns.lifetimeTypes,
+                                  PostgresAggregateColumns.lifetime(totals, instance: instance), rows: totals.count, connection)
         }
     }
 
@@ -255,18 +236,12 @@ extension PostgresStore {
 
     /// Multi-row plain inserts (no conflict expected), as many rows per statement as the protocol's
     /// parameter limit allows.
-    private func insert<Row>(_ rows: [Row], into table: String, columns: [String], _ connection: PostgresConnection,
-                             bind: (Row, inout PostgresBindings) -> Void) async throws {
-        let perStatement = 60_000 / columns.count
-        var start = 0
-        while start < rows.count {
-            let chunk = rows[start..<min(start + perStatement, rows.count)]
-            start += chunk.count
-            var bindings = PostgresBindings(capacity: chunk.count * columns.count)
-            for row in chunk { bind(row, &bindings) }
-            let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(PostgresSQL.valueRows(chunk.count, width: columns.count))"
-            try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
-        }
+    /// A plain insert of column arrays (the write path's binding): a conflict is a fault, not a merge.
+    private func insert(into table: String, columns: [String], types: [String], _ arrays: [PostgresColumnArray], rows: Int,
+                        _ connection: PostgresConnection) async throws {
+        guard rows > 0 else { return }
+        let sql = PostgresSQL.insertUnnest(into: table, columns: columns, types: types)
+        try await connection.query(PostgresQuery(unsafeSQL: sql, binds: PostgresSQL.bindings(arrays)), logger: logger)
     }
 }
 

@@ -195,25 +195,6 @@ extension PostgresStore {
 
     private static let lifetimeUpsert = PostgresSQL.Upsert(
         table: "lifetime_totals", columns: PostgresAggregateColumns.lifetimeColumns, types: PostgresAggregateColumns.lifetimeTypes,
-        onConflict: "(\((["instance"] + PostgresSchema.dimensionColumns + ["error_type"]).joined(separator: ", "))) DO UPDATE SET "
+        onConflict: "(\((["instance"] + UsageTotals.keyColumnNames).joined(separator: ", "))) DO UPDATE SET "
             + PostgresAggregateColumns.lifetimeCounters.map { "\($0) = lifetime_totals.\($0) + excluded.\($0)" }.joined(separator: ", "))
-}
-
-/// Small SQL-text helpers.
-enum PostgresSQL {
-    /// `($1, $2, …), (…)` for `count` rows of `width` parameters.
-    static func valueRows(_ count: Int, width: Int) -> String {
-        var text = ""
-        text.reserveCapacity(count * width * 6)
-        for row in 0..<count {
-            if row > 0 { text += ", " }
-            text += "("
-            for column in 0..<width {
-                if column > 0 { text += ", " }
-                text += "$\(row * width + column + 1)"
-            }
-            text += ")"
-        }
-        return text
-    }
 }
