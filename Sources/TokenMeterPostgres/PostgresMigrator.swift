@@ -14,8 +14,7 @@ enum PostgresMigrator {
     /// Applies the migrations up to and including `last` (nil: all); tests build older schemas with it.
     static func migrate(_ client: PostgresClient, upTo last: String?, logger: Logger) async throws {
         try await client.withConnection { connection in
-            try await connection.query("BEGIN", logger: logger)
-            do {
+            try await connection.transaction(logger: logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.lockNamespace), \(PostgresSchema.migrationLock))", logger: logger)
                 try await connection.query("""
                     CREATE TABLE IF NOT EXISTS tokenmeter_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
@@ -37,10 +36,6 @@ enum PostgresMigrator {
                     try await connection.query("INSERT INTO tokenmeter_migrations (name) VALUES (\(migration.name))", logger: logger)
                     logger.info("PostgreSQL store: applied migration \(migration.name)")
                 }
-                try await connection.query("COMMIT", logger: logger)
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
             }
         }
     }

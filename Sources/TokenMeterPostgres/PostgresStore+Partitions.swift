@@ -123,15 +123,7 @@ extension PostgresStore {
     func maintenanceTransaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await client.withConnection { connection in
-                try await connection.query("BEGIN", logger: logger)
-                do {
-                    let value = try await body(connection)
-                    try await connection.query("COMMIT", logger: logger)
-                    return value
-                } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
-                    throw error
-                }
+                try await connection.transaction(logger: logger, body)
             }
         } catch {
             throw PostgresFaults.classify(error)

@@ -22,19 +22,8 @@ extension PostgresStore {
         }
         guard hasStore else { throw StoreError("there is no tokenmeter store at \(location) (no tokenmeter serve or migrate has written to it)") }
         let client = PostgresClient(configuration: try location.clientConfiguration(), backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            let store = try await open(client: client, location: location, instance: "reader-\(UUID().uuidString.lowercased())",
-                                       logger: logger, register: false)
-            do {
-                let value = try await body(store)
-                try await store.close()
-                return value
-            } catch {
-                try? await store.close()
-                throw error
-            }
-        }
+        return try await running(client, open: {
+            try await open(client: client, location: location, instance: "reader-\(UUID().uuidString.lowercased())", logger: logger, register: false)
+        }, body)
     }
 }

@@ -92,10 +92,19 @@ public final class PostgresStore: UsageStore {
                                               now: @escaping WallClock = Date.init, logger: Logger,
                                               _ body: @Sendable (PostgresStore) async throws -> T) async throws -> T {
         let client = PostgresClient(configuration: try location.clientConfiguration(), backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
+        return try await running(client, open: {
+            try await open(client: client, location: location, instance: instance, retention: retention, now: now, logger: logger)
+        }, body)
+    }
+
+    /// Runs the client for the life of a store `open` opens, hands the store to `body`, then closes
+    /// it (also when `body` throws) and cancels the client's `run()`, closing its connections.
+    static func running<T: Sendable>(_ client: PostgresClient, open: () async throws -> PostgresStore,
+                                     _ body: (PostgresStore) async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            let store = try await open(client: client, location: location, instance: instance, retention: retention, now: now, logger: logger)
+            let store = try await open()
             do {
                 let value = try await body(store)
                 try await store.close()
@@ -120,15 +129,7 @@ public final class PostgresStore: UsageStore {
         do {
             try await instanceLock.ensureHeld()
             return try await client.withConnection { connection in
-                try await connection.query("BEGIN", logger: logger)
-                do {
-                    let value = try await body(connection)
-                    try await connection.query("COMMIT", logger: logger)
-                    return value
-                } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
-                    throw error
-                }
+                try await connection.transaction(logger: logger, body)
             }
         } catch let error as NormalizationError {
             throw error
