@@ -44,7 +44,8 @@ public final class PostgresStore: UsageStore {
     /// binary knows (refusing a database migrated by a newer tokenmeter), takes the instance lock, and
     /// creates the time partitions records within `retention` and up to a day ahead of `now` go to
     /// (unless another instance is doing upkeep now; records without a partition go to the DEFAULT one).
-    /// `register`: record the instance in `instances` (a reader such as `tokenmeter report` does not).
+    /// `register`: a writing instance, recorded in `instances`, that also does the partition upkeep
+    /// (a reader such as `tokenmeter report` is neither: it writes no row and leaves upkeep to `serve`).
     public static func open(client: PostgresClient, location: PostgresLocation, instance: String, retention: RetentionPolicy = RetentionPolicy(),
                             now: @escaping WallClock = Date.init, logger: Logger, register: Bool = true) async throws -> PostgresStore {
         guard !instance.isEmpty, instance.utf8.count <= 200 else { throw StoreError("instance: the name must be 1 to 200 bytes") }
@@ -76,6 +77,7 @@ public final class PostgresStore: UsageStore {
             throw StoreError("cannot register the instance on \(location): \(PostgresFaults.classify(error))")
         }
         let store = PostgresStore(instance: instance, location: location, client: client, instanceLock: lock, now: now, logger: logger)
+        guard register else { return store }
         do {
             _ = try await store.withMaintenanceLock(PostgresSchema.pruneLock) {
                 try await store.createRecordPartitions(retention: retention, now: now())
