@@ -24,10 +24,13 @@ enum UserSetTables {
         return data
     }
 
-    /// The dimension key columns: the rollup key, or with `legacy` the tables as migration v2 made
-    /// them (no `resource_type`, which v8 added as the last key column).
+    /// The dimension key columns of the tables as migration v2 made them: history, so spelled out
+    /// rather than derived from today's rollup key (v8 added `resource_type`).
+    private static let v2KeyColumns = ["service", "operation", "category", "provider", "model", "status"]
+
+    /// The dimension key columns: the rollup key, or with `legacy` the tables as migration v2 made them.
     private static func keyColumns(legacy: Bool) -> ArraySlice<String> {
-        legacy ? RollupDimensions.columnNames.dropLast() : RollupDimensions.columnNames[...]
+        legacy ? v2KeyColumns[...] : RollupDimensions.columnNames[...]
     }
 
     /// `legacy`: the tables as migration v2 made them (no `resource_type` key, added by v8).
