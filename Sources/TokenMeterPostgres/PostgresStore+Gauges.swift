@@ -3,6 +3,9 @@ import PostgresNIO
 import TokenMeterCore
 
 extension PostgresStore {
+    /// Every instance writes this store: the pending gauge is read from it (`pendingCounts`).
+    public var writtenByOtherProcesses: Bool { true }
+
     /// The store gauges, computed by one instance per interval and read by all (`store_gauges`,
     /// one row per gauge configuration). Fresh shared values (computed less than `maxAge` ago) are
     /// returned as they are; stale ones are recomputed by whoever takes the store-wide gauge lock

@@ -7,7 +7,7 @@ import TokenMeterServer
 struct PricesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prices",
-        abstract: "Show and change the price catalog stored in the database (a running server picks changes up on restart; use the HTTP API for live changes).",
+        abstract: "Show and change the price catalog stored in the database (on PostgreSQL running servers pick changes up within 2 s; a server on a SQLite file on restart: use the HTTP API for live changes there).",
         subcommands: [List.self, Import.self, Set.self, Update.self, Resolve.self]
     )
 
@@ -15,6 +15,15 @@ struct PricesCommand: AsyncParsableCommand {
         let config = try options.load()
         let store = try StoreOpening.open(config, for: "prices")
         return try await PricingService.load(catalogFile: config.catalogFile, repository: store)
+    }
+
+    /// Runs `body` with the catalog of either store, open for changes (`StoreOpening.withChangeStore`):
+    /// what `body` applies is saved in the store (on PostgreSQL, seen by every running instance).
+    static func changing<T: Sendable>(_ options: ConfigOptions, _ body: (PricingService) async throws -> T) async throws -> T {
+        let config = try options.load()
+        return try await StoreOpening.withChangeStore(config, for: "prices") { store in
+            try await body(try await PricingService.load(catalogFile: config.catalogFile, repository: store))
+        }
     }
 
     /// The catalog in effect, from either store, read only (`list` works on PostgreSQL too).
@@ -76,7 +85,6 @@ struct PricesCommand: AsyncParsableCommand {
         @Option(name: .long, help: "RFC 3339 date the imported prices apply from (default: always).") var validFrom: String?
 
         func run() async throws {
-            let pricing = try await PricesCommand.open(options)
             let data = try Data(contentsOf: URL(fileURLWithPath: file))
             var date: Date?
             if let validFrom {
@@ -84,8 +92,11 @@ struct PricesCommand: AsyncParsableCommand {
                 date = parsed
             }
             let result = try PriceImport.entries(from: data, format: format, validFrom: date, source: "import of \(file)")
-            let plan = pricing.planImport(result)
-            try await pricing.apply(plan.changes)
+            let plan = try await PricesCommand.changing(options) { pricing in
+                let plan = pricing.planImport(result)
+                try await pricing.apply(plan.changes)
+                return plan
+            }
             print("imported \(plan.imported) models, skipped \(plan.skipped.count), conflicts \(plan.conflicts.count)")
             for line in plan.skipped { print("skipped: \(line)") }
             for line in plan.conflicts { print("conflict: \(line)") }
@@ -134,15 +145,18 @@ struct PricesCommand: AsyncParsableCommand {
                 perSecond: perSecond.map(PicoPrice.init(usdPerUnit:)), perMinute: perMinute.map(PicoPrice.init(usdPerUnit:)),
                 per1kCharacters: per1kCharacters.map(PicoPrice.init(usdPerUnit:)), creditsPerUnit: creditsPerUnit,
                 dailyLimit: dailyLimit, validFrom: date, source: "tokenmeter prices set")
-            let pricing = try await PricesCommand.open(options)
-            var kept = entry
-            // A new price for an existing model keeps the names it answers to unless --aliases is given.
-            if let current = pricing.catalog.versions[entry.model]?.last {
-                if aliases == nil { kept.aliases = current.aliases }
-                kept.match = current.match
-                kept.snapshotsSharePrice = current.snapshotsSharePrice
+            let keepAliases = aliases == nil
+            let kept = try await PricesCommand.changing(options) { pricing in
+                var kept = entry
+                // A new price for an existing model keeps the names it answers to unless --aliases is given.
+                if let current = pricing.catalog.versions[entry.model]?.last {
+                    if keepAliases { kept.aliases = current.aliases }
+                    kept.match = current.match
+                    kept.snapshotsSharePrice = current.snapshotsSharePrice
+                }
+                try await pricing.apply([.put(kept)])
+                return kept
             }
-            try await pricing.apply([.put(kept)])
             print("set \(kept.version)")
         }
     }
@@ -158,15 +172,18 @@ extension PricesCommand {
         @Flag(name: .long, help: "Print what would change (new, changed, removed, conflicts) and change nothing.") var dryRun = false
 
         func run() async throws {
-            let pricing = try await PricesCommand.open(options)
             let catalog = try DefaultCatalog.decodeFile(Data(contentsOf: URL(fileURLWithPath: file)), source: file)
-            let diff = try pricing.planUpdate(catalog)
+            let dryRun = self.dryRun
+            let diff = try await PricesCommand.changing(options) { pricing in
+                let diff = try pricing.planUpdate(catalog)
+                if !dryRun { try await pricing.apply([.replaceShipped(catalogVersion: catalog.catalog_version, entries: catalog.models)]) }
+                return diff
+            }
             print("\(dryRun ? "would update" : "updated") to catalog_version \(catalog.catalog_version ?? "(none)"): \(diff.new.count) new, \(diff.changed.count) changed, \(diff.removed.count) removed, \(diff.conflicts.count) conflicts")
             for model in diff.new { print("new: \(model)") }
             for model in diff.changed { print("changed: \(model)") }
             for model in diff.removed { print("removed: \(model)") }
             for line in diff.conflicts { print("conflict: \(line)") }
-            if !dryRun { try await pricing.apply([.replaceShipped(catalogVersion: catalog.catalog_version, entries: catalog.models)]) }
         }
     }
 
@@ -183,7 +200,7 @@ extension PricesCommand {
                 guard let parsed = RFC3339.parse(at) else { throw ValidationError("--at: not an RFC 3339 timestamp") }
                 date = parsed
             }
-            let pricing = try await PricesCommand.open(options)
+            let pricing = try await PricesCommand.load(options)
             let answer = PriceResolveAnswer(pricing.resolve(name, at: date), at: date)
             if json {
                 let encoder = JSONEncoder()

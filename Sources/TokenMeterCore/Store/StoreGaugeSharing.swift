@@ -40,7 +40,15 @@ public struct SharedGaugeReading: Sendable, Equatable {
 ///   the same configuration `key`, or else calls `compute` (on at most one instance at a time,
 ///   sharing the result); when the one computing them is gone or stuck, another computes them.
 /// - A store of one process (SQLite) simply calls `compute`.
+/// - `writtenByOtherProcesses`: other instances write the same store (PostgreSQL), so a gauge this
+///   process could keep from its own writes (`tokenmeter_pending_requests`) is read from the store
+///   instead, with the other store gauges. A store of one process (SQLite) answers false.
 public protocol StoreGaugeSharing: Sendable {
     func sharedGauges(key: String, maxAge: TimeInterval, now: Date,
                       compute: @Sendable () async throws -> StoreGaugeValues) async throws -> SharedGaugeReading
+    var writtenByOtherProcesses: Bool { get }
+}
+
+extension StoreGaugeSharing {
+    public var writtenByOtherProcesses: Bool { false }
 }

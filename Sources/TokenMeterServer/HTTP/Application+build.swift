@@ -26,6 +26,8 @@ public struct AppComponents: Sendable {
         let pricing = try await PricingService.load(catalogFile: config.catalogFile, repository: store, credits: credits)
         let metrics = UsageMetrics(limits: config.metricsLimits)
         for totals in try await store.lifetimeTotals() { metrics.add(totals) }
+        // On a store other instances write too, the pending gauge is the store's, read with the store gauges.
+        if store.writtenByOtherProcesses { metrics.followStorePending() }
         metrics.setPending(try await store.pendingCounts())
         let queue = WriteQueue(capacity: config.queueCapacity)
         metrics.setQueueCapacity(config.queueCapacity)
@@ -73,7 +75,7 @@ public func buildApplication(_ components: AppComponents, logger: Logger) throws
                                      metrics: components.metrics, now: components.now, logger: logger)
     let pruner = RetentionPruner(store: components.store, retention: config.retention, interval: config.pruneInterval,
                                  metrics: components.metrics, now: components.now, logger: logger)
-    let refresher = StoreGaugeRefresher(store: components.store, sharing: components.store, metrics: components.metrics, config: config, now: components.now, logger: logger)
+    let refresher = StoreGaugeRefresher(serving: components.store, metrics: components.metrics, config: config, now: components.now, logger: logger)
     var http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(config.idleTimeout.components.seconds)))
     http1.httpDecoder = .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 100)
     return Application(

@@ -32,6 +32,8 @@ struct MetricsState {
     var resourceCounters: [String: (cost: Counter, requests: Counter)] = [:]
     var pendingGauges: [[String]: Gauge] = [:]
     var pendingCounts: [[String]: Int64] = [:]
+    /// The pending gauge is set from the store only (`UsageMetrics.followStorePending`).
+    var pendingFromStore = false
     var gauges: [[String]: Gauge] = [:]
 
     init(registry: PrometheusCollectorRegistry, limits: MetricsLimits) {

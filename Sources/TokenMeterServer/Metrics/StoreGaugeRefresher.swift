@@ -7,9 +7,13 @@ import TokenMeterCore
 /// The values are computed through `sharing` when the store has several instances (PostgreSQL:
 /// one instance computes them per interval, every instance exports the shared values, so `max`
 /// over instances is right); without it, or on SQLite, each refresh computes them here.
+/// With `pending` (a store other instances write too), each refresh also sets
+/// `tokenmeter_pending_requests` from the store's pending counts (`UsageMetrics.followStorePending`),
+/// so every instance exports the store-wide value, at most one interval old.
 public struct StoreGaugeRefresher: Service {
     let store: any ReportSource
     let sharing: (any StoreGaugeSharing)?
+    let pending: (any CounterSource)?
     let metrics: UsageMetrics
     let timeZone: TimeZone
     let retention: RetentionPolicy
@@ -18,10 +22,11 @@ public struct StoreGaugeRefresher: Service {
     let now: WallClock
     let logger: Logger
 
-    public init(store: any ReportSource, sharing: (any StoreGaugeSharing)? = nil, metrics: UsageMetrics, config: ServerConfig,
-                now: @escaping WallClock = Date.init, logger: Logger) {
+    public init(store: any ReportSource, sharing: (any StoreGaugeSharing)? = nil, pending: (any CounterSource)? = nil,
+                metrics: UsageMetrics, config: ServerConfig, now: @escaping WallClock = Date.init, logger: Logger) {
         self.store = store
         self.sharing = sharing
+        self.pending = pending
         self.metrics = metrics
         timeZone = config.timeZone
         retention = config.retention
@@ -29,6 +34,14 @@ public struct StoreGaugeRefresher: Service {
         interval = config.statsInterval
         self.now = now
         self.logger = logger
+    }
+
+    /// The refresher of a served store: its gauges shared through the store, and the pending gauge
+    /// read from it when other processes write it too (`StoreGaugeSharing.writtenByOtherProcesses`).
+    public init(serving store: any UsageStore, metrics: UsageMetrics, config: ServerConfig,
+                now: @escaping WallClock = Date.init, logger: Logger) {
+        self.init(store: store, sharing: store, pending: store.writtenByOtherProcesses ? store : nil,
+                  metrics: metrics, config: config, now: now, logger: logger)
     }
 
     public func run() async throws {
@@ -45,6 +58,9 @@ public struct StoreGaugeRefresher: Service {
     /// Computes (or reads the shared) gauge values at `now` and sets the gauges; returns the reading.
     @discardableResult
     public func refresh(now: Date) async throws -> SharedGaugeReading {
+        // One cheap query (a partial index holds the pending rows), on every instance: its own read,
+        // not the shared one, so a completion through another instance shows within one interval.
+        if let pending { metrics.setPending(try await pending.pendingCounts()) }
         let reading: SharedGaugeReading
         if let sharing {
             let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18

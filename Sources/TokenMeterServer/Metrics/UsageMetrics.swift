@@ -127,8 +127,20 @@ public final class UsageMetrics: Sendable {
 
     /// Pending records per (service, operation, model). A series is removed when it reaches 0, so the
     /// exposition is the same before and after a restart (which rebuilds it from the store).
+    /// This process's own writes move it, unless the gauge follows the store (`followStorePending`).
     public func pendingChanged(service: String, operation: String, model: String, by delta: Int64) {
-        state.withLock { $0.changePending(service: service, operation: operation, model: model, by: delta) }
+        state.withLock { state in
+            guard !state.pendingFromStore else { return }
+            state.changePending(service: service, operation: operation, model: model, by: delta)
+        }
+    }
+
+    /// From now on `tokenmeter_pending_requests` shows only what `setPending` last read from the
+    /// store (a store other processes write too: every instance then exports the store-wide counts,
+    /// so `max` over instances is the store's, never a multiple of it); this process's own writes no
+    /// longer move it between two reads.
+    public func followStorePending() {
+        state.withLock { $0.pendingFromStore = true }
     }
 
     public func setPending(_ counts: [PendingCount]) {
