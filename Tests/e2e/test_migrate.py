@@ -49,6 +49,13 @@ def rfc3339(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+ASKED_BOUNDS = {FROM, TO, RECENT - timedelta(hours=1)}  # the `from`/`to` of the report queries below
+
+
 def psql(url: str, sql: str) -> list[list[str]]:
     out = subprocess.run(["psql", url, "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
                          check=True, capture_output=True, text=True).stdout
@@ -214,14 +221,15 @@ def pg_serve(directory: Path, url: str, cfg: Path, name: str) -> Server:
 
 
 def without_now(answer, moments: list):
-    """The answer with the times that follow the clock taken out into `moments`: a `from` or `to` with
-    milliseconds (where a raw-only report's coverage starts, now minus raw retention; monitoring's
-    `range=30d` window). The ranges this test asks for are whole seconds."""
+    """The answer with the times that follow the clock taken out into `moments`: a `from` or `to` that is
+    none of the bounds this test asks for (where a raw-only report's coverage starts, now minus raw
+    retention; monitoring's `range=30d` window). Told apart by value, not by milliseconds: a clock
+    time can fall on a whole second."""
     if isinstance(answer, dict):
         out = {}
         for key, value in answer.items():
-            if key in ("from", "to") and isinstance(value, str) and "." in value:
-                moments.append(datetime.fromisoformat(value.replace("Z", "+00:00")))
+            if key in ("from", "to") and isinstance(value, str) and parse_time(value) not in ASKED_BOUNDS:
+                moments.append(parse_time(value))
                 continue
             out[key] = without_now(value, moments)
         return out
