@@ -25,38 +25,21 @@ enum RecordRow {
     /// reference binds, so both sides write the same rows.
     static func bind(_ p: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, idKey: Int64, to statement: OpaquePointer) {
         let r = p.record
-        sqlite3_reset(statement)
-        var index: Int32 = 0
-        func text(_ value: String?) {
-            index += 1
-            if let value { sqlite3_bind_text(statement, index, value, -1, transient) } else { sqlite3_bind_null(statement, index) }
-        }
-        func int(_ value: Int64?) {
-            index += 1
-            if let value { sqlite3_bind_int64(statement, index, value) } else { sqlite3_bind_null(statement, index) }
-        }
-        func real(_ value: Double?) {
-            index += 1
-            if let value { sqlite3_bind_double(statement, index, value) } else { sqlite3_bind_null(statement, index) }
-        }
-        func bool(_ value: Bool?) { int(value.map { $0 ? 1 : 0 }) }
-        text(r.id); bool(r.idWasGiven); int(r.timestamp.unixMilliseconds); int(receivedAtMs)
-        text(r.userID); text(r.plan); bool(r.paying)
-        text(r.service); text(r.operation); text(p.category.rawValue); text(p.provider); text(p.model); text(r.model)
-        text(r.status.rawValue)
-        int(r.tokens.input); int(r.tokens.cachedInput); int(r.tokens.cacheWrite); int(r.tokens.output); int(r.tokens.reasoning)
-        real(r.units.requests); real(r.units.images); real(r.units.seconds); real(r.units.minutes); real(r.units.characters)
-        int(p.costNanoUSD); text(p.costSource.rawValue); int(r.callerCostNanoUSD); text(p.priceVersion); bool(p.unpriced)
-        int(p.creditsMicro); int(r.creditsMicro); int(r.durationMicros)
-        text(r.errorType); text(r.errorMessage); text(r.metadataJSON); int(userOrdinal)
-        int(r.tokens.cacheWrite1h); int(r.routerCostNanoUSD); text(StoreRowCoding.unrecognizedJSON(r.unrecognizedUsage))
-        text(p.priceMatch); text(p.unpricedReason)
-        text(r.resourceType); text(r.resourceID); text(ResourceFields.json(r.tags)); int(idKey)
-        assert(Int(index) == columns.count)
+        var b = StatementBinder(resetting: statement)
+        b.text(r.id); b.bool(r.idWasGiven); b.int(r.timestamp.unixMilliseconds); b.int(receivedAtMs)
+        b.text(r.userID); b.text(r.plan); b.bool(r.paying)
+        b.text(r.service); b.text(r.operation); b.text(p.category.rawValue); b.text(p.provider); b.text(p.model); b.text(r.model)
+        b.text(r.status.rawValue)
+        b.int(r.tokens.input); b.int(r.tokens.cachedInput); b.int(r.tokens.cacheWrite); b.int(r.tokens.output); b.int(r.tokens.reasoning)
+        b.real(r.units.requests); b.real(r.units.images); b.real(r.units.seconds); b.real(r.units.minutes); b.real(r.units.characters)
+        b.int(p.costNanoUSD); b.text(p.costSource.rawValue); b.int(r.callerCostNanoUSD); b.text(p.priceVersion); b.bool(p.unpriced)
+        b.int(p.creditsMicro); b.int(r.creditsMicro); b.int(r.durationMicros)
+        b.text(r.errorType); b.text(r.errorMessage); b.text(r.metadataJSON); b.int(userOrdinal)
+        b.int(r.tokens.cacheWrite1h); b.int(r.routerCostNanoUSD); b.text(StoreRowCoding.unrecognizedJSON(r.unrecognizedUsage))
+        b.text(p.priceMatch); b.text(p.unpricedReason)
+        b.text(r.resourceType); b.text(r.resourceID); b.text(ResourceFields.json(r.tags)); b.int(idKey)
+        b.assertComplete()
     }
-
-    /// `{"path": count}` with sorted keys, or `nil` when every usage field was understood.
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     static let completeSQL = """
         UPDATE usage_records SET status = ?, completed_at = ?, category = ?, provider = ?, model = ?,

@@ -255,24 +255,31 @@ public final class SQLiteStore: UsageStore {
         """
     }
 
-    /// Upserts the rollup, user-set and lifetime rows of one batch.
+    /// Upserts the rollup, user-set and lifetime rows of one batch. Values are bound through the C
+    /// API (`StatementBinder`), in the column order of the SQL above.
     static func write(_ aggregate: BatchAggregate, _ db: Database) throws {
         guard !aggregate.isEmpty else { return }
         var statements: [Granularity: Statement] = [:]
         for granularity in Granularity.allCases {
-            statements[granularity] = try db.cachedStatement(sql: rollupUpsertSQL[granularity]!)
+            statements[granularity] = try db.boundStatement(sql: rollupUpsertSQL[granularity]!)
         }
         for (key, value) in aggregate.rollups {
-            var arguments: [any DatabaseValueConvertible] = [key.bucket]
-            arguments += aggregate.dimensions[key.dimension].columnValues as [any DatabaseValueConvertible]
-            arguments += value.columnValues as [any DatabaseValueConvertible]
-            try statements[key.granularity]!.execute(arguments: StatementArguments(arguments))
+            let statement = statements[key.granularity]!
+            var b = StatementBinder(resetting: statement.sqliteStatement)
+            b.int(key.bucket)
+            for text in aggregate.dimensions[key.dimension].columnValues { b.text(text) }
+            for figure in value.columnValues { b.int(figure) }
+            b.assertComplete()
+            try statement.execute()
         }
         try UserSetTables.write(aggregate.userSets, dimensions: aggregate.dimensions, db)
-        let lifetime = try db.cachedStatement(sql: lifetimeUpsertSQL)
+        let lifetime = try db.boundStatement(sql: lifetimeUpsertSQL)
         for totals in aggregate.totals {
-            try lifetime.execute(arguments: StatementArguments(totals.keyValues as [any DatabaseValueConvertible]
-                                                               + totals.counterValues as [any DatabaseValueConvertible]))
+            var b = StatementBinder(resetting: lifetime.sqliteStatement)
+            for text in totals.keyValues { b.text(text) }
+            for counter in totals.counterValues { b.int(counter) }
+            b.assertComplete()
+            try lifetime.execute()
         }
     }
 

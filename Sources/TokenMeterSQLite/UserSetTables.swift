@@ -50,14 +50,17 @@ enum UserSetTables {
     private static let upserts = Dictionary(uniqueKeysWithValues: StoreSchema.userSetTables.keys.map { ($0, upsertSQL($0, legacy: false)) })
 
     static func write(_ aggregate: UserSetAggregate, dimensions: DimensionTable, _ db: Database, legacy: Bool = false) throws {
+        let keyCount = keyColumns(legacy: legacy).count
         for (key, set) in aggregate.sets {
-            let statement = try db.cachedStatement(sql: legacy ? upsertSQL(key.granularity, legacy: true) : upserts[key.granularity]!)
-            let d = dimensions[key.dimension]
+            let statement = try db.boundStatement(sql: legacy ? upsertSQL(key.granularity, legacy: true) : upserts[key.granularity]!)
+            let keyValues = dimensions[key.dimension].columnValues.prefix(keyCount)
             for (chunk, data) in set.encodedChunks {
-                var arguments: [any DatabaseValueConvertible] = [key.bucket]
-                arguments += d.columnValues.prefix(keyColumns(legacy: legacy).count).map { $0 as any DatabaseValueConvertible }
-                arguments += [key.paying, chunk, data] as [any DatabaseValueConvertible]
-                try statement.execute(arguments: StatementArguments(arguments))
+                var b = StatementBinder(resetting: statement.sqliteStatement)
+                b.int(key.bucket)
+                for text in keyValues { b.text(text) }
+                b.bool(key.paying); b.int(chunk); b.blob(data)
+                b.assertComplete()
+                try statement.execute()
             }
         }
     }

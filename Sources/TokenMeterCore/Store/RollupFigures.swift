@@ -12,7 +12,9 @@ public struct RollupFigures: Sendable, Equatable {
 
     public init() {}
 
-    public init(_ record: PricedRecord) {
+    /// `borrowing`: an initializer takes its arguments owned, which copied the whole record (a retain
+    /// of each of its strings) three times per record in `BatchAggregate.add`.
+    public init(_ record: borrowing PricedRecord) {
         requests = 1
         errors = record.record.status == .error ? 1 : 0
         tokens = record.record.tokens
@@ -62,7 +64,7 @@ public struct RollupDimensions: Sendable, Hashable {
     /// The record's `resource_type`, "" when it has none.
     public var resourceType: String
 
-    public init(_ record: PricedRecord) {
+    public init(_ record: borrowing PricedRecord) {
         service = record.record.service
         operation = record.record.operation
         category = record.category.rawValue
@@ -127,7 +129,7 @@ public struct BatchAggregate: Sendable {
 
     /// Adds one completed (success or error) record; `userOrdinal` is the store's ordinal of its
     /// user id (present exactly when the record has a user id).
-    public mutating func add(_ record: PricedRecord, userOrdinal: Int64?) {
+    public mutating func add(_ record: borrowing PricedRecord, userOrdinal: Int64?) {
         precondition(record.record.status != .pending)
         let ms = record.record.timestamp.unixMilliseconds
         let figures = RollupFigures(record)
@@ -138,12 +140,13 @@ public struct BatchAggregate: Sendable {
         if let userOrdinal {
             userSets.add(userOrdinal, at: ms, dimension: dimension, paying: record.record.paying == true)
         }
-        let totals = UsageTotals(record)
-        let key = LifetimeKey(dimension: dimension, errorType: totals.errorType)
-        if lifetime[key] == nil {
-            lifetime[key] = totals
+        // The lifetime counters are a subset of the rollup figures: a key seen before in the batch
+        // adds them, without building the record's `UsageTotals` (its six strings) again.
+        let key = LifetimeKey(dimension: dimension, errorType: UsageTotals.errorType(of: record))
+        if let index = lifetime.index(forKey: key) {
+            lifetime.values[index].add(figures)
         } else {
-            lifetime[key]!.add(totals)
+            lifetime[key] = UsageTotals(record)
         }
     }
 

@@ -27,16 +27,30 @@ public struct UsageTotals: Sendable, Equatable {
         self.errorType = errorType
     }
 
-    public init(_ record: PricedRecord) {
+    public init(_ record: borrowing PricedRecord) {
         self.init(service: record.record.service, operation: record.record.operation, category: record.category.rawValue,
                   provider: record.provider, model: record.model, status: record.record.status,
-                  errorType: record.record.status == .error ? (record.record.errorType ?? "unknown") : nil)
+                  errorType: Self.errorType(of: record))
         resourceType = record.record.resourceType ?? ""
         requests = 1
         tokens = record.record.tokens
         costNanoUSD = record.costNanoUSD
         creditsMicro = record.creditsMicro
         unpricedRequests = record.unpriced ? 1 : 0
+    }
+
+    /// The error type a record is counted under: its own (or "unknown") for an error, nil otherwise.
+    public static func errorType(of record: borrowing PricedRecord) -> String? {
+        record.record.status == .error ? (record.record.errorType ?? "unknown") : nil
+    }
+
+    /// Adds the lifetime counters among a record's rollup figures (the same sums as `add` of its totals).
+    package mutating func add(_ figures: RollupFigures) {
+        requests ⊕= figures.requests
+        tokens ⊕= figures.tokens
+        costNanoUSD ⊕= figures.costNanoUSD
+        creditsMicro ⊕= figures.creditsMicro
+        unpricedRequests ⊕= figures.unpricedRequests
     }
 
     /// Adds the figures of more records with the same labels (sums saturate, as the store's do).

@@ -97,24 +97,28 @@ public struct UserSet: Sendable, Equatable {
 
     static var emptyWords: [UInt64] { Array(repeating: 0, count: wordsPerChunk) }
 
+    /// The bytes are written into a buffer of the final size: `Data.append` of one byte at a time
+    /// cost ~700 instructions a byte (callgrind), 144k per bitmap chunk, in every user-set upsert.
     static func encode(_ words: [UInt64]) -> Data {
         let members = words.reduce(0) { $0 + $1.nonzeroBitCount }
-        var data = Data()
-        if members <= maxArrayMembers {
-            data.reserveCapacity(members * 2)
-            for (index, word) in words.enumerated() where word != 0 {
-                var rest = word
-                while rest != 0 {
-                    let value = UInt16(index * 64 + rest.trailingZeroBitCount)
-                    data.append(UInt8(value & 0xFF))
-                    data.append(UInt8(value >> 8))
-                    rest &= rest - 1
+        var data = Data(count: members <= maxArrayMembers ? members * 2 : bitmapBytes)
+        data.withUnsafeMutableBytes { bytes in
+            if members <= maxArrayMembers {
+                var at = 0
+                for (index, word) in words.enumerated() where word != 0 {
+                    var rest = word
+                    while rest != 0 {
+                        let value = UInt16(index * 64 + rest.trailingZeroBitCount)
+                        bytes[at] = UInt8(value & 0xFF)
+                        bytes[at + 1] = UInt8(value >> 8)
+                        at += 2
+                        rest &= rest - 1
+                    }
                 }
-            }
-        } else {
-            data.reserveCapacity(bitmapBytes)
-            for word in words {
-                for shift in stride(from: 0, to: 64, by: 8) { data.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+            } else {
+                for (index, word) in words.enumerated() {
+                    bytes.storeBytes(of: word.littleEndian, toByteOffset: index * 8, as: UInt64.self)
+                }
             }
         }
         return data

@@ -22,6 +22,54 @@ struct UserSetTests {
         #expect(ordinals.allSatisfy { decoded.contains($0) })
     }
 
+    /// The stored form is in every store file: the encoder that writes into one buffer must give the
+    /// bytes of the one it replaced (appending one byte at a time), and these exact bytes.
+    @Test(arguments: [0, 1, 2, 255, 256, 1000, 4096])
+    func storedChunkBytesAreUnchanged(members: Int) {
+        var rng = SeededGenerator(seed: UInt64(members) + 7)
+        var words = UserSet.emptyWords
+        for _ in 0..<members {
+            let bit = Int.random(in: 0..<4096, using: &rng)
+            words[bit >> 6] |= 1 << UInt64(bit & 63)
+        }
+        #expect(UserSet.encode(words) == Self.appendingEncoder(words))
+    }
+
+    @Test func storedChunkFormIsLittleEndianMembersOrBitmap() {
+        var words = UserSet.emptyWords
+        words[0] = 1 << 1
+        words[4] = 1 << 3  // member 259
+        #expect(UserSet.encode(words) == Data([1, 0, 3, 1]))
+        words = UserSet.emptyWords
+        for i in 0..<4 { words[i] = .max }  // members 0..<256: a bitmap
+        words[63] = 1 << 63  // member 4095
+        let bitmap = UserSet.encode(words)
+        #expect(bitmap.count == 512 && bitmap.prefix(32).allSatisfy { $0 == 0xFF } && bitmap[32..<511].allSatisfy { $0 == 0 }
+                && bitmap[511] == 0x80)
+    }
+
+    /// The encoder as it was before the one-buffer rewrite (the reference for the stored bytes).
+    static func appendingEncoder(_ words: [UInt64]) -> Data {
+        let members = words.reduce(0) { $0 + $1.nonzeroBitCount }
+        var data = Data()
+        if members <= UserSet.maxArrayMembers {
+            for (index, word) in words.enumerated() where word != 0 {
+                var rest = word
+                while rest != 0 {
+                    let value = UInt16(index * 64 + rest.trailingZeroBitCount)
+                    data.append(UInt8(value & 0xFF))
+                    data.append(UInt8(value >> 8))
+                    rest &= rest - 1
+                }
+            }
+        } else {
+            for word in words {
+                for shift in stride(from: 0, to: 64, by: 8) { data.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+            }
+        }
+        return data
+    }
+
     @Test func unionCountsAUserInTwoSetsOnceAcrossChunks() {
         var a = UserSet([1, 2, 4095, 4096, 100_000])
         let b = UserSet([2, 4096, 4097, 9_999_999])
