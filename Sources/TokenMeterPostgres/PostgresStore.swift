@@ -131,7 +131,10 @@ public final class PostgresStore: UsageStore {
         do {
             try await instanceLock.ensureHeld()
             return try await client.withConnection { connection in
-                try await connection.transaction(logger: logger, body)
+                try await connection.transaction(logger: logger) { connection in
+                    try await instanceLock.verifyHeld(on: connection)
+                    return try await body(connection)
+                }
             }
         } catch let error as NormalizationError {
             throw error

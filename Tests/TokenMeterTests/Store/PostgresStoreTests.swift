@@ -182,6 +182,29 @@ struct PostgresStoreTests {
         }
         #expect(try await usurper.commit([Self.record(11)]) == [.accepted])
     }
+
+    /// The lock lost while its connection still looks open (what the client believes until its event
+    /// loop reads the closed socket): the write transaction asks the server, finds the lock gone, and
+    /// is not committed; once another process holds the name, this one stops with a permanent fault.
+    @Test func aWriteChecksInItsTransactionThatTheLockIsStillHeld() async throws {
+        guard try StoreKind.postgres.available() else { return }
+        let database = try await PostgresTestDatabase.create()
+        let store = try await database.store(instance: "a")
+        #expect(try await store.commit([Self.record(20)]) == [.accepted])
+        // The lock's own session lets go of it: its connection stays open, as before a drop is seen.
+        let lockConnection = await store.instanceLock.connection
+        _ = try await lockConnection.query("SELECT pg_advisory_unlock(\(PostgresSchema.instanceNamespace), hashtext('a'))", logger: store.logger)
+        #expect(!lockConnection.isClosed)
+        let usurper = try await database.store(instance: "a")
+        await #expect { _ = try await store.commit([Self.record(21)]) } throws: { error in
+            (error as? StoreFault)?.isPermanent == false && "\(error)".contains("ended")
+        }
+        await #expect { _ = try await store.commit([Self.record(22)]) } throws: { error in
+            (error as? StoreFault)?.isPermanent == true && "\(error)".contains("took the instance name 'a'")
+        }
+        #expect(try await usurper.commit([Self.record(21)]) == [.accepted])
+        #expect(try await usurper.commit([Self.record(20)]) == [.duplicate])
+    }
 }
 
 @Suite("PostgreSQL faults and store locations")
