@@ -26,6 +26,30 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = "/work/main/.build/debug/tokenmeter"
 
 
+PG_URL = os.environ.get("TOKENMETER_TEST_PG", "")
+
+
+def postgres_marks() -> list:
+    """A PostgreSQL test module's `pytestmark`: nothing when TOKENMETER_TEST_PG names a server, a skip
+    without it, and an error under CI=true (CI must run these)."""
+    if PG_URL:
+        return []
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("CI=true but TOKENMETER_TEST_PG is not set: the PostgreSQL e2e tests must run in CI")
+    return [pytest.mark.skip(reason="TOKENMETER_TEST_PG is not set (eval \"$(scripts/pg start)\" to run these)")]
+
+
+def run_cli(*args, env=None, check=True, timeout=60):
+    """Runs the tokenmeter binary with `args`, none of the caller's TOKENMETER_* variables and `env` on
+    top; `check`: a non-zero exit fails the test with its output."""
+    merged = {k: v for k, v in os.environ.items() if not k.startswith("TOKENMETER_")}
+    merged.update(env or {})
+    result = subprocess.run([binary_path(), *args], capture_output=True, text=True, timeout=timeout, env=merged)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} exited {result.returncode}: {result.stdout}{result.stderr}")
+    return result
+
+
 def binary_path() -> str:
     env = os.environ.get("TOKENMETER_BIN")
     if env:

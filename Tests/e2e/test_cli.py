@@ -6,16 +6,11 @@ import os
 import subprocess
 from datetime import datetime, timedelta, timezone
 
-from conftest import binary_path, query_db
+from conftest import binary_path, query_db, run_cli
 
 
 def run(*args, env=None, check=True):
-    merged = {k: v for k, v in os.environ.items() if not k.startswith("TOKENMETER_")}
-    merged.update(env or {})
-    result = subprocess.run([binary_path(), *args], capture_output=True, text=True, timeout=60, env=merged)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{args} exited {result.returncode}: {result.stderr}")
-    return result
+    return run_cli(*args, env=env, check=check)
 
 
 def test_backfill_prices_and_report_on_one_database(tmp_path):

@@ -18,24 +18,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import REPO_ROOT, Server, binary_path, family_sum, http_request, metrics_for, post_usage, query_db
+from conftest import PG_URL, run_cli, REPO_ROOT, Server, binary_path, family_sum, http_request, metrics_for, post_usage, query_db, postgres_marks
 from test_postgres_instances import database, instance, psql  # noqa: F401  (the fixture and helpers)
 
-PG_URL = os.environ.get("TOKENMETER_TEST_PG", "")
-
-if not PG_URL:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("CI=true but TOKENMETER_TEST_PG is not set: the PostgreSQL e2e tests must run in CI")
-    pytestmark = pytest.mark.skip(reason="TOKENMETER_TEST_PG is not set (eval \"$(scripts/pg start)\" to run these)")
+pytestmark = postgres_marks()
 
 
 def run(*args, env=None, check=True):
-    merged = {k: v for k, v in os.environ.items() if not k.startswith("TOKENMETER_")}
-    merged.update(env or {})
-    result = subprocess.run([binary_path(), *args], capture_output=True, text=True, timeout=120, env=merged)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{args} exited {result.returncode}: {result.stdout}{result.stderr}")
-    return result
+    return run_cli(*args, env=env, check=check, timeout=120)
 
 
 def resolve(port: int, model: str) -> dict:

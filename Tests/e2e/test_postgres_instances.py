@@ -20,14 +20,9 @@ import uuid
 
 import pytest
 
-from conftest import Server, family_sum, http_request, metrics_for, post_usage
+from conftest import PG_URL, Server, family_sum, http_request, metrics_for, post_usage, postgres_marks
 
-PG_URL = os.environ.get("TOKENMETER_TEST_PG", "")
-
-if not PG_URL:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("CI=true but TOKENMETER_TEST_PG is not set: the PostgreSQL e2e tests must run in CI")
-    pytestmark = pytest.mark.skip(reason="TOKENMETER_TEST_PG is not set (eval \"$(scripts/pg start)\" to run these)")
+pytestmark = postgres_marks()
 
 
 def psql(url: str, sql: str) -> list[list[str]]:

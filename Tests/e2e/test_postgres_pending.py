@@ -16,15 +16,10 @@ import time
 
 import pytest
 
-from conftest import Server, family, metrics_for, patch_usage, post_usage
+from conftest import PG_URL, Server, family, metrics_for, patch_usage, post_usage, postgres_marks
 from test_postgres_instances import database, psql  # noqa: F401  (the fixture and the psql helper)
 
-PG_URL = os.environ.get("TOKENMETER_TEST_PG", "")
-
-if not PG_URL:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("CI=true but TOKENMETER_TEST_PG is not set: the PostgreSQL e2e tests must run in CI")
-    pytestmark = pytest.mark.skip(reason="TOKENMETER_TEST_PG is not set (eval \"$(scripts/pg start)\" to run these)")
+pytestmark = postgres_marks()
 
 INTERVAL = 2  # stats_interval_seconds
 
