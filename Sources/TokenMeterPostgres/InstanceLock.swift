@@ -44,11 +44,11 @@ actor InstanceLock {
         do {
             let rows = try await connection.query(
                 "SELECT pg_try_advisory_lock(\(PostgresSchema.instanceNamespace), hashtext(\(instance))), pg_backend_pid()", logger: logger)
-            guard let row = try await rows.collect().first, try row.decode((Bool, Int32).self).0 else {
+            guard let (locked, backendPID) = try await rows.collect().first?.decode((Bool, Int32).self), locked else {
                 try? await connection.close()
                 return nil
             }
-            return LockedSession(connection: connection, backendPID: try row.decode((Bool, Int32).self).1)
+            return LockedSession(connection: connection, backendPID: backendPID)
         } catch {
             try? await connection.close()
             throw error
