@@ -1,21 +1,12 @@
 import ArgumentParser
 import Foundation
+import TokenMeterServer
 
-/// The process entry: runs `Bench` in a task and parks the main thread on a semaphore.
-///
-/// Why not an async `@main`: Swift's async main parks the main thread in `sigsuspend`
-/// (`dispatch_main`), and valgrind (3.19 and 3.24 alike) dies with an internal SIGSEGV at the next
-/// thread start when the main thread waits there. A semaphore wait it follows, so
-/// `valgrind --tool=callgrind` can count the instructions of these benchmarks.
+/// The process entry: see `SynchronousEntry` (a synchronous main, so valgrind can run the benchmarks).
 @main
 enum BenchEntry {
     static func main() {
-        // Detached: a plain `Task` would inherit the main actor and wait for the parked main thread.
-        Task.detached {
-            await Bench.main()
-            exit(EXIT_SUCCESS)
-        }
-        DispatchSemaphore(value: 0).wait()
+        SynchronousEntry.run { await Bench.main() }
     }
 }
 

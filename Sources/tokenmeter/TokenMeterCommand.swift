@@ -3,7 +3,14 @@ import TokenMeterCore
 import TokenMeterSQLite
 import TokenMeterServer
 
+/// The process entry: see `SynchronousEntry` (a synchronous main, so valgrind can run `serve`).
 @main
+enum TokenMeterEntry {
+    static func main() {
+        SynchronousEntry.run { await TokenMeterCommand.main() }
+    }
+}
+
 struct TokenMeterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenmeter",
