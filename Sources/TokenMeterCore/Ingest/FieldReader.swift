@@ -7,8 +7,12 @@ struct FieldReader {
     let prefix: String
     /// The members in flat arrays: a record is probed for ~60 names and aliases, and comparing a
     /// name with a dozen short keys costs less than hashing it (hashing was the top of the ingest
-    /// profile). Objects with many keys get a hash index instead.
+    /// profile). Objects with many keys get a hash index instead. The keys' UTF-8 lengths are
+    /// compared first: most probes differ in length from most keys, and a length is one integer
+    /// compare where a string compare of two different strings was ~50 instructions (string
+    /// compares were the top of the HTTP ingest profile, BENCHMARKS.md).
     private let keys: [String]
+    private let keyLengths: [Int]
     private let values: [JSONValue]
     private let indexByKey: [String: Int]?
     private var consumedFlags: [Bool]
@@ -25,6 +29,7 @@ struct FieldReader {
             values.append(value)
         }
         self.keys = keys
+        keyLengths = keys.map(\.utf8.count)
         self.values = values
         indexByKey = keys.count > 24 ? Dictionary(uniqueKeysWithValues: zip(keys, keys.indices)) : nil
         consumedFlags = Array(repeating: false, count: keys.count)
@@ -32,7 +37,8 @@ struct FieldReader {
 
     private func index(of name: String) -> Int? {
         if let indexByKey { return indexByKey[name] }
-        for i in keys.indices where keys[i] == name { return i }
+        let length = name.utf8.count
+        for i in keys.indices where keyLengths[i] == length && keys[i] == name { return i }
         return nil
     }
 

@@ -89,7 +89,23 @@ public struct PriceEntry: Sendable, Equatable, Hashable {
     /// Anthropic bills 1-hour cache writes at 2 × the input price (5-minute writes at 1.25 ×), on every
     /// platform that serves Claude; other providers have one cache-write rate.
     public var billsAnthropicCacheWrites: Bool {
-        provider == "anthropic" || model.contains("claude")
+        provider == "anthropic" || Self.containsClaude(model)
+    }
+
+    /// A plain byte search, run for every priced record: Foundation's `String.contains` went through
+    /// `NSString.range(of:)` (~3,600 instructions a record), the standard library's generic
+    /// `firstRange(of:)` cost ~6 times that.
+    static func containsClaude(_ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { bytes in
+            let needle: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0x63, 0x6C, 0x61, 0x75, 0x64, 0x65)  // "claude"
+            guard bytes.count >= 6 else { return false }
+            for i in 0...(bytes.count - 6) where bytes[i] == needle.0 {
+                if bytes[i + 1] == needle.1, bytes[i + 2] == needle.2, bytes[i + 3] == needle.3,
+                   bytes[i + 4] == needle.4, bytes[i + 5] == needle.5 { return true }
+            }
+            return false
+        }
     }
 
     /// The price of one 1-hour cache-write token under `prices` (the entry's or a context tier's).

@@ -29,6 +29,18 @@ struct CacheWriteOneHourTests {
         #expect(Self.cost(tokens, Self.sonnet) == cost)
     }
 
+    /// Claude models served by other providers (Bedrock, Vertex, OpenRouter) bill Anthropic's rates.
+    @Test(arguments: [
+        ("claude-sonnet-4-5", true), ("anthropic.claude-3-5-haiku-20241022-v1:0", true),
+        ("openrouter/anthropic/claude-opus-4", true), ("xclaude", true), ("claude", true),
+        ("claud", false), ("gpt-4o-mini", false), ("", false), ("c", false), ("claudx-claudf", false),
+        ("é-claude", true), ("clau\u{e9}de", false),
+    ])
+    func claudeModelsAreFoundByName(model: String, bills: Bool) {
+        #expect(PriceEntry.containsClaude(model) == bills)
+        #expect(PriceEntry(model: model, provider: "aws-bedrock", tokens: TokenPrices()).billsAnthropicCacheWrites == bills)
+    }
+
     @Test func anExplicitPriceWins() {
         var entry = Self.sonnet
         entry.tokens.cacheWrite1h = PicoPrice(usdPerMillion: 7)
