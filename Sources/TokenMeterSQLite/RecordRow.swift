@@ -8,16 +8,44 @@ enum RecordRow {
     /// Also what the benchmark's raw-SQLite reference inserts (`SQLiteStore.usageRecordColumns`).
     static let columns = StoreRowCoding.recordColumns + ["id_hash"]
 
-    /// The insert, and the idempotency check in the same statement (so in the batch's transaction):
-    /// the row goes in unless a stored record has the same id. `id_hash` is `RecordIDKey` of the id
-    /// (an integer index, not unique), and the id text is compared among the rows with that key, so
-    /// two different ids with the same key are both stored. Parameters are numbered as `columns`.
+    /// The idempotency check: a stored record with this id. `id_hash` is `RecordIDKey` of the id (an
+    /// integer index, not unique) and the id text is compared among the rows with that key, so two
+    /// different ids with the same key are both stored. Parameters: the key, the id.
+    static let storedSQL = "SELECT 1 FROM usage_records WHERE id_hash = ?1 AND id = ?2"
+
+    /// The insert of a record the check did not find. Parameters are numbered as `columns`.
     static let insertSQL = """
         INSERT INTO usage_records (\(columns.joined(separator: ", ")))
-        SELECT \((1...columns.count).map { "?\($0)" }.joined(separator: ", "))
-        WHERE NOT EXISTS (SELECT 1 FROM usage_records WHERE id_hash = ?\(columns.firstIndex(of: "id_hash")! + 1)
-                          AND id = ?\(columns.firstIndex(of: "id")! + 1))
+        VALUES (\((1...columns.count).map { "?\($0)" }.joined(separator: ", ")))
         """
+
+    /// Inserts the record unless a stored record has its id: the check, then the insert, in the
+    /// caller's write transaction (nothing can come in between: SQLite has one writer). Returns
+    /// whether it inserted. The store and the benchmark's raw-SQLite reference both write through
+    /// this.
+    ///
+    /// Two statements, not one `INSERT … SELECT … WHERE NOT EXISTS (…)`: an INSERT whose SELECT reads
+    /// the table it inserts into makes SQLite copy each row through an ephemeral table first (a new
+    /// temporary b-tree, its page zeroed, per record; BENCHMARKS.md, issue 20).
+    static func insertUnlessStored(_ p: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, idKey: Int64,
+                                   check: OpaquePointer, insert: OpaquePointer) throws(RecordRowStepFailure) -> Bool {
+        var c = StatementBinder(resetting: check)
+        c.int(idKey); c.text(p.record.id)
+        c.assertComplete()
+        switch sqlite3_step(check) {
+        case SQLITE_ROW:
+            sqlite3_reset(check)
+            return false
+        case SQLITE_DONE:
+            break
+        case let code:
+            throw RecordRowStepFailure(code: code, sql: storedSQL)
+        }
+        bind(p, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs, idKey: idKey, to: insert)
+        let code = sqlite3_step(insert)
+        guard code == SQLITE_DONE else { throw RecordRowStepFailure(code: code, sql: insertSQL) }
+        return true
+    }
 
     /// Binds a record's values, in `columns` order, straight to a prepared `insertSQL` statement
     /// through the sqlite3 C API. Building GRDB `StatementArguments` from 36 existentials per record
@@ -84,5 +112,17 @@ enum RecordRow {
             unrecognizedUsage: StoreRowCoding.unrecognized(fromJSON: row["unrecognized_usage"]), routerCostNanoUSD: row["router_cost_nano"],
             resourceType: row["resource_type"], resourceID: row["resource_id"], tags: ResourceFields.tags(fromJSON: row["tags"])
         )
+    }
+}
+
+/// A failed `sqlite3_step` of the record check or insert: its result code (extended where the
+/// connection has extended codes on, as GRDB's do) and statement.
+struct RecordRowStepFailure: Error {
+    let code: Int32
+    let sql: String
+
+    /// As GRDB reports a failed statement, so the store sorts it into a fault like any other.
+    func databaseError(_ connection: OpaquePointer?) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: connection.map { String(cString: sqlite3_errmsg($0)) }, sql: sql)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDBSQLite
 import GRDB
 import Synchronization
 import TokenMeterCore
@@ -17,9 +18,22 @@ public final class SQLiteStore: UsageStore {
     package static func bindUsageRecord(_ record: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, to statement: OpaquePointer) {
         RecordRow.bind(record, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs, idKey: RecordIDKey.key(record.record.id), to: statement)
     }
-    /// The store's INSERT of `usageRecordColumns` with its idempotency check (for the benchmark's
-    /// raw-SQLite reference, so both sides run the same statement).
-    public static var usageRecordInsertSQL: String { RecordRow.insertSQL }
+    /// The store's idempotency check and INSERT of `usageRecordColumns` (for the benchmark's
+    /// raw-SQLite reference, so both sides run the same statements).
+    package static var usageRecordStoredSQL: String { RecordRow.storedSQL }
+    package static var usageRecordInsertSQL: String { RecordRow.insertSQL }
+
+    /// Writes a record as the store does: the check, then the insert unless the id is stored (for
+    /// the benchmark's raw-SQLite reference). Returns whether it inserted; throws the result code.
+    package static func insertUsageRecordUnlessStored(_ record: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64,
+                                                      check: OpaquePointer, insert: OpaquePointer) throws -> Bool {
+        do {
+            return try RecordRow.insertUnlessStored(record, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs,
+                                                    idKey: RecordIDKey.key(record.record.id), check: check, insert: insert)
+        } catch let failure as RecordRowStepFailure {
+            throw failure.databaseError(sqlite3_db_handle(insert))
+        }
+    }
     public let path: String
     let userOrdinals = UserOrdinals()
     /// Where user sets start to hold every user (Int64.min, or the oldest raw record kept when a
@@ -190,18 +204,22 @@ public final class SQLiteStore: UsageStore {
             results.reserveCapacity(writes.count)
             var aggregate = BatchAggregate()
             var resolved = UserOrdinals.Resolved()
-            let insert = try db.cachedStatement(sql: RecordRow.insertSQL)
-            insert.setUncheckedArguments([])  // execute() then runs the values bound by RecordRow.bind
+            let check = try db.cachedStatement(sql: RecordRow.storedSQL).sqliteStatement
+            let insert = try db.cachedStatement(sql: RecordRow.insertSQL).sqliteStatement
             let now = self.now()
             let receivedAt = now.unixMilliseconds
             for write in writes {
                 switch write {
                 case .insert(let record):
                     let ordinal = try record.record.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
-                    RecordRow.bind(record, userOrdinal: ordinal, receivedAtMs: receivedAt, idKey: self.idKey(record.record.id),
-                                   to: insert.sqliteStatement)
-                    try insert.execute()
-                    if db.changesCount == 1 {
+                    let inserted: Bool
+                    do {
+                        inserted = try RecordRow.insertUnlessStored(record, userOrdinal: ordinal, receivedAtMs: receivedAt,
+                                                                    idKey: self.idKey(record.record.id), check: check, insert: insert)
+                    } catch let failure as RecordRowStepFailure {
+                        throw failure.databaseError(db.sqliteConnection)
+                    }
+                    if inserted {
                         results.append(.accepted)
                         if record.record.status != .pending { aggregate.add(record, userOrdinal: ordinal) }
                     } else {

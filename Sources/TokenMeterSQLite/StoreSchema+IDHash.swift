@@ -9,7 +9,7 @@ extension StoreSchema {
     /// unique) instead of the id text under `UNIQUE`. A random id (a UUIDv4, a provider's generation
     /// id) then touches one small leaf of an index of 8-byte integers instead of a leaf of an index
     /// of 36-byte strings, and a UUIDv7 (time-ordered) appends. Idempotency stays exact: the insert
-    /// compares the id text of the rows with the same key (`RecordRow.insertSQL`).
+    /// compares the id text of the rows with the same key (`RecordRow.storedSQL`).
     ///
     /// SQLite drops a UNIQUE constraint only by rebuilding the table: every column `usage_records`
     /// has when this runs is copied (read from `PRAGMA table_info`, so columns added by earlier

@@ -5,14 +5,16 @@ import TokenMeterSQLite
 import TokenMeterServer
 
 /// The reference writer: the same rows into the same `usage_records` schema through the sqlite3 C API,
-/// one prepared INSERT (the store's own, with its idempotency check), one transaction per batch, no
-/// rollups. The ceiling of what the storage can take.
+/// the store's own prepared idempotency check and INSERT (through the store's own function), one
+/// transaction per batch, no rollups. The ceiling of what the storage can take.
 ///
 /// `uniqueIDText`: the layout before v7 instead, for comparison: the same table with `id TEXT NOT
 /// NULL UNIQUE` and no `id_hash` index, and `ON CONFLICT (id) DO NOTHING` as the check.
 final class RawSQLiteWriter {
     private var db: OpaquePointer?
     private var insert: OpaquePointer?
+    /// The store's idempotency check; nil for the layout before v7, whose INSERT checks by itself.
+    private var check: OpaquePointer?
 
     /// The store's own column list; `write` binds the values in that order.
     static let columns = SQLiteStore.usageRecordColumns
@@ -42,12 +44,14 @@ final class RawSQLiteWriter {
                 """
         } else {
             for statement in schema { try exec(statement) }
+            guard sqlite3_prepare_v2(db, SQLiteStore.usageRecordStoredSQL, -1, &check, nil) == SQLITE_OK else { throw error("prepare") }
         }
         guard sqlite3_prepare_v2(db, sql, -1, &insert, nil) == SQLITE_OK else { throw error("prepare") }
     }
 
     deinit {
         sqlite3_finalize(insert)
+        sqlite3_finalize(check)
         sqlite3_close_v2(db)
     }
 
@@ -66,9 +70,14 @@ final class RawSQLiteWriter {
         let receivedAt = Date().unixMilliseconds
         for p in records {
             // A stand-in ordinal of the same storage class: the raw side keeps no user dictionary.
-            SQLiteStore.bindUsageRecord(p, userOrdinal: p.record.userID.map { _ in 1 }, receivedAtMs: receivedAt, to: insert!)
-            guard sqlite3_step(insert) == SQLITE_DONE else { throw error("insert") }
-            sqlite3_reset(insert)
+            let ordinal = p.record.userID.map { _ in Int64(1) }
+            if let check {
+                _ = try SQLiteStore.insertUsageRecordUnlessStored(p, userOrdinal: ordinal, receivedAtMs: receivedAt, check: check, insert: insert!)
+            } else {
+                SQLiteStore.bindUsageRecord(p, userOrdinal: ordinal, receivedAtMs: receivedAt, to: insert!)
+                guard sqlite3_step(insert) == SQLITE_DONE else { throw error("insert") }
+                sqlite3_reset(insert)
+            }
         }
         try exec("COMMIT")
     }

@@ -113,16 +113,34 @@ struct RecordIDKeyTests {
         #expect(try await store.complete(id: "job-3", with: completion, reprice: { CostCalculator.price($0, entry: nil) }) == .notFound)
     }
 
-    /// The insert finds earlier rows through the integer index, not by scanning the table.
+    /// The check finds earlier rows through the integer index, not by scanning the table.
     @Test func theIdempotencyCheckUsesTheIDHashIndex() async throws {
         let store = try SQLiteStore(path: temporaryDirectory().appendingPathComponent("p.sqlite").path, synchronous: .normal)
         let plan = try await store.database.read { db in
-            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + RecordRow.insertSQL,
-                             arguments: StatementArguments(Array(repeating: 0 as Int64, count: RecordRow.columns.count)))
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + RecordRow.storedSQL, arguments: [0 as Int64, "id"])
                 .map { $0["detail"] as String }
         }
         #expect(plan.contains { $0.contains("USING INDEX usage_records_id_hash (id_hash=?)") }, "\(plan)")
         #expect(!plan.contains { $0.hasPrefix("SCAN usage_records") }, "\(plan)")
+    }
+
+    /// The insert is a plain INSERT … VALUES: no ephemeral table per record, as an INSERT whose
+    /// SELECT reads its own table has (the check is its own statement).
+    @Test func theInsertCopiesNoRowThroughAnEphemeralTable() async throws {
+        let store = try SQLiteStore(path: temporaryDirectory().appendingPathComponent("e.sqlite").path, synchronous: .normal)
+        let opcodes = try await store.database.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN " + RecordRow.insertSQL,
+                             arguments: StatementArguments(Array(repeating: 0 as Int64, count: RecordRow.columns.count)))
+                .map { $0["opcode"] as String }
+        }
+        #expect(opcodes.contains("Insert"), "\(opcodes)")
+        #expect(!opcodes.contains("OpenEphemeral"), "\(opcodes)")
+        let oldForm = """
+            INSERT INTO usage_records (id, id_hash, ts) SELECT ?1, ?2, ?3
+            WHERE NOT EXISTS (SELECT 1 FROM usage_records WHERE id_hash = ?2 AND id = ?1)
+            """
+        let oldOpcodes = try await store.database.read { db in try Row.fetchAll(db, sql: "EXPLAIN " + oldForm, arguments: ["a", 0 as Int64, 0 as Int64]).map { $0["opcode"] as String } }
+        #expect(oldOpcodes.contains("OpenEphemeral"), "the check above would not see the ephemeral table: \(oldOpcodes)")
     }
 
     // MARK: - The v7 migration
