@@ -30,8 +30,8 @@ public final class SQLiteStore: UsageStore {
         do {
             return try RecordRow.insertUnlessStored(record, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs,
                                                     idKey: RecordIDKey.key(record.record.id), check: check, insert: insert)
-        } catch let failure as RecordRowStepFailure {
-            throw failure.databaseError(sqlite3_db_handle(insert))
+        } catch {
+            throw error.databaseError(sqlite3_db_handle(insert))
         }
     }
     public let path: String
