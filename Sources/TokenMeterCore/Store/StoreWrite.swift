@@ -4,7 +4,7 @@ import Foundation
 /// go through the write queue and the batch writer, so one transaction holds whatever arrived
 /// together, in arrival order, and one component turns what was committed into counter updates.
 public enum StoreWrite: Sendable {
-    case insert(PricedRecord)
+    indirect case insert(PricedRecord)
     /// `reprice` turns the completed record into its priced form (inside the transaction, after
     /// the stored pending row has been read); its `NormalizationError` rejects this write alone.
     case complete(id: String, completion: RecordCompletion, reprice: @Sendable (UsageRecord) throws -> PricedRecord)
