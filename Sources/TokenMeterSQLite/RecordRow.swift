@@ -21,14 +21,15 @@ enum RecordRow {
 
     /// Inserts the record unless a stored record has its id: the check, then the insert, in the
     /// caller's write transaction (nothing can come in between: SQLite has one writer). Returns
-    /// whether it inserted. The store and the benchmark's raw-SQLite reference both write through
-    /// this.
+    /// whether it inserted; a failed step throws as GRDB reports a failed statement, so the store
+    /// sorts it into a fault like any other. The store and the benchmark's raw-SQLite reference both
+    /// write through this.
     ///
     /// Two statements, not one `INSERT … SELECT … WHERE NOT EXISTS (…)`: an INSERT whose SELECT reads
     /// the table it inserts into makes SQLite copy each row through an ephemeral table first (a new
     /// temporary b-tree, its page zeroed, per record; BENCHMARKS.md, issue 20).
     static func insertUnlessStored(_ p: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, idKey: Int64,
-                                   check: OpaquePointer, insert: OpaquePointer) throws(RecordRowStepFailure) -> Bool {
+                                   check: OpaquePointer, insert: OpaquePointer) throws(DatabaseError) -> Bool {
         var c = StatementBinder(resetting: check)
         c.int(idKey); c.text(p.record.id)
         c.assertComplete()
@@ -39,12 +40,17 @@ enum RecordRow {
         case SQLITE_DONE:
             break
         case let code:
-            throw RecordRowStepFailure(code: code, sql: storedSQL)
+            throw stepFailure(code, check, storedSQL)
         }
         bind(p, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs, idKey: idKey, to: insert)
         let code = sqlite3_step(insert)
-        guard code == SQLITE_DONE else { throw RecordRowStepFailure(code: code, sql: insertSQL) }
+        guard code == SQLITE_DONE else { throw stepFailure(code, insert, insertSQL) }
         return true
+    }
+
+    /// The result code is extended where the connection has extended codes on, as GRDB's do.
+    private static func stepFailure(_ code: Int32, _ statement: OpaquePointer, _ sql: String) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(statement))), sql: sql)
     }
 
     /// Binds a record's values, in `columns` order, straight to a prepared `insertSQL` statement
@@ -115,14 +121,3 @@ enum RecordRow {
     }
 }
 
-/// A failed `sqlite3_step` of the record check or insert: its result code (extended where the
-/// connection has extended codes on, as GRDB's do) and statement.
-struct RecordRowStepFailure: Error {
-    let code: Int32
-    let sql: String
-
-    /// As GRDB reports a failed statement, so the store sorts it into a fault like any other.
-    func databaseError(_ connection: OpaquePointer?) -> DatabaseError {
-        DatabaseError(resultCode: ResultCode(rawValue: code), message: connection.map { String(cString: sqlite3_errmsg($0)) }, sql: sql)
-    }
-}

@@ -1,5 +1,4 @@
 import Foundation
-import GRDBSQLite
 import GRDB
 import Synchronization
 import TokenMeterCore
@@ -24,15 +23,11 @@ public final class SQLiteStore: UsageStore {
     package static var usageRecordInsertSQL: String { RecordRow.insertSQL }
 
     /// Writes a record as the store does: the check, then the insert unless the id is stored (for
-    /// the benchmark's raw-SQLite reference). Returns whether it inserted; throws the result code.
+    /// the benchmark's raw-SQLite reference). Returns whether it inserted.
     package static func insertUsageRecordUnlessStored(_ record: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64,
                                                       check: OpaquePointer, insert: OpaquePointer) throws -> Bool {
-        do {
-            return try RecordRow.insertUnlessStored(record, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs,
-                                                    idKey: RecordIDKey.key(record.record.id), check: check, insert: insert)
-        } catch {
-            throw error.databaseError(sqlite3_db_handle(insert))
-        }
+        try RecordRow.insertUnlessStored(record, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs,
+                                         idKey: RecordIDKey.key(record.record.id), check: check, insert: insert)
     }
     public let path: String
     let userOrdinals = UserOrdinals()
@@ -212,14 +207,8 @@ public final class SQLiteStore: UsageStore {
                 switch write {
                 case .insert(let record):
                     let ordinal = try record.record.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
-                    let inserted: Bool
-                    do {
-                        inserted = try RecordRow.insertUnlessStored(record, userOrdinal: ordinal, receivedAtMs: receivedAt,
-                                                                    idKey: self.idKey(record.record.id), check: check, insert: insert)
-                    } catch let failure as RecordRowStepFailure {
-                        throw failure.databaseError(db.sqliteConnection)
-                    }
-                    if inserted {
+                    if try RecordRow.insertUnlessStored(record, userOrdinal: ordinal, receivedAtMs: receivedAt,
+                                                        idKey: self.idKey(record.record.id), check: check, insert: insert) {
                         results.append(.accepted)
                         if record.record.status != .pending { aggregate.add(record, userOrdinal: ordinal) }
                     } else {
