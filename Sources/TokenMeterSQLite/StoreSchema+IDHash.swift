@@ -8,7 +8,7 @@ extension StoreSchema {
     /// v7: the id index holds a 64-bit key of the id (`id_hash`, an integer index that is not
     /// unique) instead of the id text under `UNIQUE`. A random id (a UUIDv4, a provider's generation
     /// id) then touches one small leaf of an index of 8-byte integers instead of a leaf of an index
-    /// of 36-byte strings, and a UUIDv7 (time-ordered) appends. Idempotency stays exact: the insert
+    /// of 36-byte strings, and a UUIDv7 (time-ordered) appends. Idempotency stays exact: the check
     /// compares the id text of the rows with the same key (`RecordRow.storedSQL`).
     ///
     /// SQLite drops a UNIQUE constraint only by rebuilding the table: every column `usage_records`
