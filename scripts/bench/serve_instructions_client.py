@@ -1,5 +1,6 @@
 """The client of scripts/bench/serve-instructions: waits for the server, posts RECORDS records with
-random ids over one keep-alive connection, checks every answer, and waits for nothing else."""
+random ids over one keep-alive connection (or, for the healthz case, sends RECORDS GET /healthz),
+checks every answer, and waits for nothing else."""
 import argparse
 import http.client
 import json
@@ -17,7 +18,7 @@ def record(n):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--case", required=True, choices=["array-1000", "ndjson-1000", "single"])
+    parser.add_argument("--case", required=True, choices=["array-1000", "ndjson-1000", "single", "healthz"])
     parser.add_argument("--records", type=int, required=True)
     args = parser.parse_args()
 
@@ -32,6 +33,15 @@ def main():
             if time.monotonic() > deadline:
                 sys.exit("the server did not answer /healthz within 300 s")
             time.sleep(0.5)
+
+    if args.case == "healthz":
+        for _ in range(args.records):
+            conn.request("GET", "/healthz")
+            response = conn.getresponse()
+            if response.status != 200 or json.loads(response.read()).get("status") != "ok":
+                sys.exit(f"GET /healthz answered {response.status}")
+        print(f"sent {args.records} requests")
+        return
 
     per_body = 1 if args.case == "single" else 1000
     content_type = "application/x-ndjson" if args.case.startswith("ndjson") else "application/json"

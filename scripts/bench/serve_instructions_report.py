@@ -45,7 +45,7 @@ print("|---|" + "---:|" * len(bins))
 for c in cases:
     ref = per[(bins[0], c)]
     cells = [f"{per[(b, c)]:,.0f}" + ("" if b == bins[0] else f" ({per[(b, c)] / ref:.3f})") for b in bins]
-    print(f"| {c}, server instructions per record | " + " | ".join(cells) + " |")
+    print(f"| {c}, server instructions per {'request' if c == 'healthz' else 'record'} | " + " | ".join(cells) + " |")
 print()
 print("(in parentheses: the ratio to the first binary, the reference)")
 
