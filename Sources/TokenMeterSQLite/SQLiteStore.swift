@@ -31,6 +31,8 @@ public final class SQLiteStore: UsageStore {
     }
     public let path: String
     let userOrdinals = UserOrdinals()
+    /// The record write path's statements and committed user-set members (`WriterState`).
+    let writer = WriterState()
     /// Where user sets start to hold every user (Int64.min, or the oldest raw record kept when a
     /// store written before user sets was upgraded).
     let userSetsCompleteFrom: Int64
@@ -162,10 +164,34 @@ public final class SQLiteStore: UsageStore {
     /// Runs a write, failing fast on a permanent fault seen before, on a database file that is no
     /// longer the one opened, and sorting SQLite's errors into transient and permanent faults.
     func guardedWrite<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await guarded { try await self.database.write(updates) }
+    }
+
+    /// `guardedWrite` for the record write path: on the writer's kept statements, in their
+    /// transaction (`WriterStatements`). `updates` returns its value and the batch it wrote; once
+    /// that committed, the batch's user-set members are remembered as committed.
+    func guardedRecordWrite<T: Sendable>(
+        _ updates: @escaping @Sendable (Database, WriterStatements, CommittedUserSets) throws -> (T, BatchAggregate, nowMs: Int64)
+    ) async throws -> T {
+        try await guarded {
+            try await self.database.writeWithoutTransaction { db in
+                let writer = self.writer
+                let statements = try writer.statements(db) {
+                    try WriterStatements(db, rollupSQL: { Self.rollupUpsertSQL[$0]! }, userSetSQL: { UserSetTables.upsertSQL($0) },
+                                         lifetimeSQL: Self.lifetimeUpsertSQL)
+                }
+                let (value, batch, nowMs) = try statements.inTransaction(db) { try updates(db, statements, writer.committedUserSets) }
+                writer.committedUserSets.remember(batch.userSets, dimensions: batch.dimensions, nowMs: nowMs)
+                return value
+            }
+        }
+    }
+
+    private func guarded<T: Sendable>(_ write: () async throws -> T) async throws -> T {
         if let fault = permanentFault.withLock({ $0 }) { throw fault }
         if let fileGuard, let change = fileGuard.changeSinceOpen(fileStatus().identity) { throw latch(.permanent(change)) }
         do {
-            return try await database.write(updates)
+            return try await write()
         } catch let error as NormalizationError {
             throw error
         } catch {
@@ -194,13 +220,13 @@ public final class SQLiteStore: UsageStore {
     /// Inserts and completions in one transaction, in order: a completion sees a record inserted
     /// earlier in the same batch. A completion that does not fit its record is rejected alone.
     public func write(_ writes: [StoreWrite]) async throws -> [StoreWriteResult] {
-        let (results, resolved) = try await guardedWrite { db in
+        let (results, resolved) = try await guardedRecordWrite { db, statements, committedUserSets in
             var results: [StoreWriteResult] = []
             results.reserveCapacity(writes.count)
             var aggregate = BatchAggregate()
             var resolved = UserOrdinals.Resolved()
-            let check = try db.cachedStatement(sql: RecordRow.storedSQL).sqliteStatement
-            let insert = try db.cachedStatement(sql: RecordRow.insertSQL).sqliteStatement
+            let check = statements.check.sqliteStatement
+            let insert = statements.insert.sqliteStatement
             let now = self.now()
             let receivedAt = now.unixMilliseconds
             for write in writes {
@@ -218,8 +244,8 @@ public final class SQLiteStore: UsageStore {
                     results.append(try self.complete(id: id, completion, reprice, completedAt: now, db, &aggregate, &resolved))
                 }
             }
-            try Self.write(aggregate, db)
-            return (results, resolved)
+            try Self.write(aggregate, statements, skipping: committedUserSets)
+            return ((results, resolved), aggregate, receivedAt)
         }
         userOrdinals.remember(resolved)
         return results
@@ -246,13 +272,13 @@ public final class SQLiteStore: UsageStore {
         return .completed(priced, pendingModel: row["model"])
     }
 
-    private static let rollupUpsertSQL: [Granularity: String] = StoreSchema.rollupTables.mapValues { table in
+    static let rollupUpsertSQL: [Granularity: String] = StoreSchema.rollupTables.mapValues { table in
         let key = ["bucket"] + RollupDimensions.columnNames
         let figures = StoreSchema.figureColumns
         return upsertSQL(table, key: key, adding: figures)
     }
 
-    private static let lifetimeUpsertSQL = upsertSQL("lifetime_totals", key: UsageTotals.keyColumnNames, adding: UsageTotals.counterColumnNames)
+    static let lifetimeUpsertSQL = upsertSQL("lifetime_totals", key: UsageTotals.keyColumnNames, adding: UsageTotals.counterColumnNames)
 
     /// `INSERT … ON CONFLICT (key) DO UPDATE` adding each of `adding` to the stored value.
     private static func upsertSQL(_ table: String, key: [String], adding columns: [String]) -> String {
@@ -262,16 +288,14 @@ public final class SQLiteStore: UsageStore {
         """
     }
 
-    /// Upserts the rollup, user-set and lifetime rows of one batch. Values are bound through the C
-    /// API (`StatementBinder`), in the column order of the SQL above.
-    static func write(_ aggregate: BatchAggregate, _ db: Database) throws {
+    /// Upserts the rollup, user-set and lifetime rows of one batch on the writer's statements, except
+    /// user-set rows `committed` knows hold the batch's users already. Values are bound through the
+    /// C API (`StatementBinder`), in the column order of the SQL above.
+    static func write(_ aggregate: BatchAggregate, _ statements: WriterStatements, skipping committed: CommittedUserSets) throws {
         guard !aggregate.isEmpty else { return }
-        var statements: [Granularity: Statement] = [:]
-        for granularity in Granularity.allCases {
-            statements[granularity] = try db.boundStatement(sql: rollupUpsertSQL[granularity]!)
-        }
+        let granularities = Granularity.allCases
         for (key, value) in aggregate.rollups {
-            let statement = statements[key.granularity]!
+            let statement = statements.rollups[granularities.firstIndex(of: key.granularity)!]
             var b = StatementBinder(resetting: statement.sqliteStatement)
             b.int(key.bucket)
             for text in aggregate.dimensions[key.dimension].columnValues { b.text(text) }
@@ -279,14 +303,16 @@ public final class SQLiteStore: UsageStore {
             b.assertComplete()
             try statement.execute()
         }
-        try UserSetTables.write(aggregate.userSets, dimensions: aggregate.dimensions, db)
-        let lifetime = try db.boundStatement(sql: lifetimeUpsertSQL)
+        for (key, set) in aggregate.userSets.sets where !committed.holds(set, at: key, dimensions: aggregate.dimensions) {
+            let statement = statements.userSets[UserSetAggregate.granularities.firstIndex(of: key.granularity)!]
+            try UserSetTables.upsert(set, at: key, dimensions: aggregate.dimensions, statement)
+        }
         for totals in aggregate.totals {
-            var b = StatementBinder(resetting: lifetime.sqliteStatement)
+            var b = StatementBinder(resetting: statements.lifetime.sqliteStatement)
             for text in totals.keyValues { b.text(text) }
             for counter in totals.counterValues { b.int(counter) }
             b.assertComplete()
-            try lifetime.execute()
+            try statements.lifetime.execute()
         }
     }
 
@@ -349,7 +375,10 @@ public final class SQLiteStore: UsageStore {
                     let upTo = min(cutoff, oldest + 86_400_000)
                     try db.execute(sql: "DELETE FROM \(table) WHERE bucket < ?", arguments: [upTo])
                 }
-                return db.changesCount
+                let changes = db.changesCount
+                // Retention keeps at least a day, so no remembered row is among these; forgetting makes that certain (it costs upserts only).
+                if changes > 0, table.hasPrefix("user_sets") { self.writer.committedUserSets.forgetAll() }
+                return changes
             }
             total += deleted
             if deleted == 0 { return total }
@@ -369,8 +398,12 @@ public final class SQLiteStore: UsageStore {
     /// Copies the WAL into the main file and truncates it (on clean shutdown, after the last
     /// commit), so the main file alone holds every record.
     public func close() async throws {
-        if permanentFault.withLock({ $0 }) != nil || journalMode != "wal" { return }
+        guard permanentFault.withLock({ $0 }) == nil, journalMode == "wal" else {
+            try? await database.writeWithoutTransaction { _ in self.writer.release() }
+            return
+        }
         try await database.writeWithoutTransaction { db in
+            self.writer.release()
             _ = try db.checkpoint(.truncate)
         }
     }

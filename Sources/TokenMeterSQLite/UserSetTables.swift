@@ -33,8 +33,9 @@ enum UserSetTables {
         legacy ? v2KeyColumns[...] : RollupDimensions.columnNames[...]
     }
 
-    /// `legacy`: the tables as migration v2 made them (no `resource_type` key, added by v8).
-    private static func upsertSQL(_ granularity: Granularity, legacy: Bool) -> String {
+    /// The upsert of one row's chunk. `legacy`: the tables as migration v2 made them (no
+    /// `resource_type` key, added by v8).
+    static func upsertSQL(_ granularity: Granularity, legacy: Bool = false) -> String {
         let table = StoreSchema.userSetTables[granularity]!
         let keys = (["bucket"] + keyColumns(legacy: legacy)).joined(separator: ", ")
         let width = 1 + keyColumns(legacy: legacy).count + 3
@@ -47,21 +48,24 @@ enum UserSetTables {
             """
     }
 
-    private static let upserts = Dictionary(uniqueKeysWithValues: StoreSchema.userSetTables.keys.map { ($0, upsertSQL($0, legacy: false)) })
+    /// Upserts every chunk of `set` into the row of `key` with `statement` (an `upsertSQL`).
+    static func upsert(_ set: UserSet, at key: UserSetAggregate.Key, dimensions: DimensionTable, _ statement: Statement,
+                       legacy: Bool = false) throws {
+        let keyValues = dimensions[key.dimension].columnValues.prefix(keyColumns(legacy: legacy).count)
+        for (chunk, data) in set.encodedChunks {
+            var b = StatementBinder(resetting: statement.sqliteStatement)
+            b.int(key.bucket)
+            for text in keyValues { b.text(text) }
+            b.bool(key.paying); b.int(chunk); b.blob(data)
+            b.assertComplete()
+            try statement.execute()
+        }
+    }
 
-    static func write(_ aggregate: UserSetAggregate, dimensions: DimensionTable, _ db: Database, legacy: Bool = false) throws {
-        let keyCount = keyColumns(legacy: legacy).count
+    /// The backfill's write, on tables as migration v2 made them.
+    private static func writeLegacy(_ aggregate: UserSetAggregate, dimensions: DimensionTable, _ db: Database) throws {
         for (key, set) in aggregate.sets {
-            let statement = try db.boundStatement(sql: legacy ? upsertSQL(key.granularity, legacy: true) : upserts[key.granularity]!)
-            let keyValues = dimensions[key.dimension].columnValues.prefix(keyCount)
-            for (chunk, data) in set.encodedChunks {
-                var b = StatementBinder(resetting: statement.sqliteStatement)
-                b.int(key.bucket)
-                for text in keyValues { b.text(text) }
-                b.bool(key.paying); b.int(chunk); b.blob(data)
-                b.assertComplete()
-                try statement.execute()
-            }
+            try upsert(set, at: key, dimensions: dimensions, try db.boundStatement(sql: upsertSQL(key.granularity, legacy: true)), legacy: true)
         }
     }
 
@@ -87,12 +91,12 @@ enum UserSetTables {
             aggregate.add(row[8], at: row[0], dimension: dimension, paying: (row[7] as Bool?) == true)
             pending += 1
             if pending == 100_000 {
-                try write(aggregate, dimensions: dimensions, db, legacy: true)
+                try writeLegacy(aggregate, dimensions: dimensions, db)
                 aggregate = UserSetAggregate()
                 pending = 0
             }
         }
-        try write(aggregate, dimensions: dimensions, db, legacy: true)
+        try writeLegacy(aggregate, dimensions: dimensions, db)
     }
 
     /// Adds the users of one plan segment to `groups`, keyed by the query's `groupBy` values.

@@ -34,6 +34,9 @@ public struct UserSet: Sendable, Equatable {
 
     public var isEmpty: Bool { few.isEmpty && chunks.isEmpty }
 
+    /// How many 4096-ordinal chunks hold members (a set still held as a plain list counts as one).
+    package var chunkCount: Int { chunks.isEmpty ? (few.isEmpty ? 0 : 1) : chunks.count }
+
     public mutating func insert(_ ordinal: Int64) {
         precondition(ordinal >= 0, "user ordinals are non-negative")
         if chunks.isEmpty {
@@ -66,6 +69,18 @@ public struct UserSet: Sendable, Equatable {
         guard ordinal >= 0, let words = chunks[ordinal >> Self.chunkShift] else { return false }
         let bit = Int(ordinal & Int64(Self.chunkBits - 1))
         return words[bit >> 6] & (1 << UInt64(bit & 63)) != 0
+    }
+
+    /// True when every member of this set is in `other`.
+    public func isSubset(of other: UserSet) -> Bool {
+        guard few.allSatisfy(other.contains) else { return false }
+        guard !chunks.isEmpty else { return true }
+        let theirs = other.few.isEmpty ? other.chunks : other.spilled.chunks
+        for (chunk, words) in chunks {
+            let others = theirs[chunk] ?? Self.emptyWords
+            for i in 0..<Self.wordsPerChunk where words[i] & ~others[i] != 0 { return false }
+        }
+        return true
     }
 
     public mutating func formUnion(_ other: UserSet) {
