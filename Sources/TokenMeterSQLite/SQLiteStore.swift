@@ -409,6 +409,15 @@ public final class SQLiteStore: UsageStore {
     }
 }
 
+extension SQLiteStore {
+    /// Finalizes the writer's kept statements, then closes the database connections (GRDB's `close()`
+    /// refuses while statements are alive). For tools that close the store's database themselves.
+    package func closeDatabase() throws {
+        try database.writeWithoutTransaction { _ in writer.release() }
+        try database.close()
+    }
+}
+
 extension Row {
     /// A stored sum. SQLite turns an integer that overflows into REAL; that reads back clamped
     /// instead of trapping (the per-record limits keep real sums far from it).

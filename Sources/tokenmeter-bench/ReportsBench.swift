@@ -155,7 +155,7 @@ struct ReportsBench: AsyncParsableCommand {
             let plan = try store.database.read { try Row.fetchAll($0, sql: "EXPLAIN QUERY PLAN " + text, arguments: arguments) }
             print("- \(name): " + plan.map { $0["detail"] as String }.joined(separator: "; "))
         }
-        try store.database.close()
+        try store.closeDatabase()
     }
 
     func byModelUsers(_ summary: ReportService.Summary) -> [String: Int] {
@@ -218,7 +218,7 @@ struct ReportsBench: AsyncParsableCommand {
             log("prune: \(summary.records) raw records, \(summary.minuteRows) minute rows, \(summary.hourRows) hour rows")
         }
         try await store.database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
-        try store.database.close()
+        try store.closeDatabase()
         try String(nowMs).write(toFile: nowFile, atomically: true, encoding: .utf8)
         let line = "Build: \(format(Double(records))) records through store.commit in batches of \(buildBatch) (synchronous NORMAL) in \(format(buildSeconds, 0)) s (\(format(Double(records) / buildSeconds)) records/s including \(format(generating, 0)) s of record generation); prune with the default retention \(format(pruneSeconds, 1)) s."
         log(line)

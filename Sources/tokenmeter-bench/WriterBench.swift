@@ -147,7 +147,7 @@ struct WriterBench: AsyncParsableCommand {
         }
         let stored = try await store.database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM usage_records") ?? 0 }
         precondition(stored == rows.count, "store holds \(stored) of \(rows.count)")
-        try store.database.close()
+        try store.closeDatabase()
         return seconds
     }
 
@@ -175,7 +175,7 @@ struct WriterBench: AsyncParsableCommand {
         removeDatabase(path)
         defer { removeDatabase(path) }
         let store = try SQLiteStore(path: path)
-        defer { try? store.database.close() }
+        defer { try? store.closeDatabase() }
         return try store.database.read { db in
             try String.fetchAll(db, sql: """
                 SELECT sql FROM sqlite_master WHERE tbl_name = 'usage_records' AND sql IS NOT NULL

@@ -195,4 +195,15 @@ struct CommittedUserSetsTests {
         #expect(try await store.lifetimeTotals().map(\.requests).reduce(0, +) == 1)
         try await store.close()
     }
+
+    /// The kept statements hold the writer connection open; `closeDatabase` finalizes them first.
+    @Test func aStoreThatHasWrittenClosesItsDatabase() async throws {
+        let hour = Date(unixMilliseconds: Self.hour)
+        let path = temporaryDirectory().appendingPathComponent("close.sqlite").path
+        let store = try SQLiteStore(path: path, synchronous: .normal, now: { hour })
+        #expect(try await store.commit([Self.record("a", user: "u1", at: hour)]) == [.accepted])
+        try store.closeDatabase()
+        let reopened = try SQLiteStore(path: path, readonly: true)
+        #expect(try await reopened.lifetimeTotals().map(\.requests).reduce(0, +) == 1)
+    }
 }
