@@ -140,7 +140,11 @@ struct StoreFaultTests {
         await #expect(throws: WriteQueue.SubmitError.full) { try await queue.submit(Array(repeating: record, count: 3)) }
         queue.close()
         await #expect(throws: WriteQueue.SubmitError.closed) { try await queue.submit([record]) }
-        _ = await queue.nextBatch(maxRecords: 100)
-        waiting.cancel()
+        // What was queued before the close is still handed to the writer; answer it as the writer would.
+        let batch = await queue.nextBatch(maxRecords: 100) ?? []
+        #expect(batch.map(\.recordCount) == [8])
+        for item in batch { item.continuation.resume(returning: item.writes.map { _ in .accepted }) }
+        #expect(try await waiting.value == Array(repeating: .accepted, count: 8))
+        #expect(await queue.nextBatch(maxRecords: 100) == nil)
     }
 }
