@@ -126,6 +126,7 @@ public final class SQLiteStore: UsageStore {
             // and read back: what the log and readiness report is the mode SQLite really uses.
             let (level, mode) = try database.barrierWriteWithoutTransaction { db -> (Int, String) in
                 try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.walAutocheckpointPages)")
                 return (try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1,
                         try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "unknown")
             }
@@ -143,9 +144,22 @@ public final class SQLiteStore: UsageStore {
         } ?? Int64.min
     }
 
+    /// WAL frames after which a commit checkpoints the WAL into the database file (SQLite's default
+    /// is 1000). With random ids a batch of 1000 records dirties about 1000 index leaves, so at 1000
+    /// nearly every such commit also ran a checkpoint (copying its pages into the main file and
+    /// syncing it) before the writer could take the next batch; at 10,000 (a WAL of about 40 MiB)
+    /// a checkpoint comes every ten such batches and copies each page once however often the
+    /// batches between rewrote it (BENCHMARKS.md, issue 20, stop 28).
+    package static let walAutocheckpointPages = 10_000
+
     /// The synchronous level read back through the writer connection (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA).
     package func synchronousLevel() async throws -> Int {
         try await database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    /// `PRAGMA wal_autocheckpoint` read back through the writer connection.
+    package func walAutocheckpointInEffect() async throws -> Int {
+        try await database.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA wal_autocheckpoint") ?? -1 }
     }
 
     func fileStatus() -> StoreFileStatus { StoreFileStatus.read(path: path) }

@@ -27,6 +27,7 @@ final class RawSQLiteWriter {
         try exec("PRAGMA journal_mode = WAL")
         try exec("PRAGMA synchronous = \(synchronous)")
         try exec("PRAGMA cache_size = -65536")  // the same page cache as SQLiteStore
+        try exec("PRAGMA wal_autocheckpoint = \(SQLiteStore.walAutocheckpointPages)")  // and the same checkpoint interval
         var sql = SQLiteStore.usageRecordInsertSQL
         if uniqueIDText {
             let table = schema.filter { $0.hasPrefix("CREATE TABLE") }

@@ -117,6 +117,29 @@ struct SQLiteDurabilityTests {
         #expect(try await store.synchronousLevel() == (mode == .full ? 2 : 1))
     }
 
+    /// The checkpoint interval is set on the writer connection and in effect: 20 batches of 1000
+    /// random ids write about 2200 WAL frames. At SQLite's default of 1000 a commit past 1000
+    /// frames checkpoints and the next one writes the WAL from its start again, so the file (which
+    /// SQLite does not shrink) would hold about 1000 frames and one batch (about 110).
+    @Test func theWriterCheckpointsOnlyAfterTenThousandWALFrames() async throws {
+        let path = temporaryDirectory().appendingPathComponent("checkpoint.sqlite").path
+        let store = try SQLiteStore(path: path, synchronous: .normal)
+        #expect(try await store.walAutocheckpointInEffect() == SQLiteStore.walAutocheckpointPages)
+        #expect(SQLiteStore.walAutocheckpointPages == 10_000)
+        for batch in 0..<20 {
+            let records = (0..<1000).map { i in
+                CostCalculator.price(UsageRecord(id: UUID().uuidString + "-\(batch)-\(i)", timestamp: Date(), userID: "u\(i % 50)",
+                                                 operation: "chat", model: "m", tokens: TokenCounts(input: 10)), entry: nil)
+            }
+            _ = try await store.commit(records)
+        }
+        let pageSize = try await store.database.read { try Int.fetchOne($0, sql: "PRAGMA page_size") ?? 0 }
+        let walBytes = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
+        let frames = (walBytes - 32) / (24 + pageSize)  // the WAL header, then a 24-byte header per frame
+        #expect(frames > 2000, "the WAL file holds \(frames) frames")
+        try await store.close()
+    }
+
     @Test func aDatabaseWithUnknownMigrationsIsRefusedUnchanged() async throws {
         let path = temporaryDirectory().appendingPathComponent("newer.sqlite").path
         do {
