@@ -40,18 +40,14 @@ enum RecordRow {
         case SQLITE_DONE:
             break
         case let code:
-            throw stepFailure(code, check, storedSQL)
+            throw DatabaseError.stepFailure(code, check, storedSQL)
         }
         bind(p, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs, idKey: idKey, to: insert)
         let code = sqlite3_step(insert)
-        guard code == SQLITE_DONE else { throw stepFailure(code, insert, insertSQL) }
+        guard code == SQLITE_DONE else { throw DatabaseError.stepFailure(code, insert, insertSQL) }
         return true
     }
 
-    /// The result code is extended where the connection has extended codes on, as GRDB's do.
-    private static func stepFailure(_ code: Int32, _ statement: OpaquePointer, _ sql: String) -> DatabaseError {
-        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(statement))), sql: sql)
-    }
 
     /// Binds a record's values, in `columns` order, straight to a prepared `insertSQL` statement
     /// through the sqlite3 C API. Building GRDB `StatementArguments` from 36 existentials per record

@@ -77,3 +77,12 @@ extension Database {
         return statement
     }
 }
+
+extension DatabaseError {
+    /// A failed `sqlite3_step` of a statement run through the C API, as GRDB reports a failed
+    /// statement (so the store sorts it into a fault like any other). The result code is extended
+    /// where the connection has extended codes on, as GRDB's do.
+    static func stepFailure(_ code: Int32, _ statement: OpaquePointer, _ sql: String) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(statement))), sql: sql)
+    }
+}

@@ -36,25 +36,24 @@ final class WriterStatements {
     /// Runs `body` in an IMMEDIATE transaction (as GRDB's `write` does), committed when it returns
     /// and rolled back when it or the commit throws.
     func inTransaction<T>(_ db: Database, _ body: () throws -> T) throws -> T {
-        try step(begin, db)
+        try step(begin)
         do {
             let value = try body()
-            try step(commit, db)
+            try step(commit)
             return value
         } catch {
             // SQLite may have rolled back already (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY …).
-            if sqlite3_get_autocommit(db.sqliteConnection) == 0 { try? step(rollback, db) }
+            if sqlite3_get_autocommit(db.sqliteConnection) == 0 { try? step(rollback) }
             throw error
         }
     }
 
-    private func step(_ statement: Statement, _ db: Database) throws {
+    private func step(_ statement: Statement) throws {
         let code = sqlite3_step(statement.sqliteStatement)
+        // The error message is read before the reset, which may replace it.
+        let failure = code == SQLITE_DONE ? nil : DatabaseError.stepFailure(code, statement.sqliteStatement, statement.sql)
         sqlite3_reset(statement.sqliteStatement)
-        guard code == SQLITE_DONE else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
-                                sql: statement.sql)
-        }
+        if let failure { throw failure }
     }
 }
 
