@@ -1,6 +1,7 @@
 /// The members of user-set rows this process has committed, for the current and the previous
-/// bucket of each granularity (by the writer's clock). A batch whose users of a row are all known there has nothing to write to that row:
-/// the store's upsert would leave it as it is (it only adds members), so the writer skips it.
+/// bucket of each granularity (by the writer's clock). A batch whose users of a row are all known
+/// there has nothing to write to that row: the store's upsert would leave it as it is (it only adds
+/// members), so the writer skips it.
 ///
 /// What is remembered stays true: user-set rows only gain members (the one delete is retention's,
 /// of buckets long past the ones kept here), whoever writes them, and members are remembered only
