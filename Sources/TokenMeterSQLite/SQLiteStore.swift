@@ -190,10 +190,7 @@ public final class SQLiteStore: UsageStore {
         try await guarded {
             try await self.database.writeWithoutTransaction { db in
                 let writer = self.writer
-                let statements = try writer.statements(db) {
-                    try WriterStatements(db, rollupSQL: { Self.rollupUpsertSQL[$0]! }, userSetSQL: { UserSetTables.upsertSQL($0) },
-                                         lifetimeSQL: Self.lifetimeUpsertSQL)
-                }
+                let statements = try writer.statements(db) { try WriterStatements(db) }
                 let (value, batch, nowMs) = try statements.inTransaction(db) { try updates(db, statements, writer.committedUserSets) }
                 writer.committedUserSets.remember(batch.userSets, dimensions: batch.dimensions, nowMs: nowMs)
                 return value

@@ -20,15 +20,15 @@ final class WriterStatements {
     /// The connection they were prepared on.
     let connection: ObjectIdentifier
 
-    init(_ db: Database, rollupSQL: (Granularity) -> String, userSetSQL: (Granularity) -> String, lifetimeSQL: String) throws {
+    init(_ db: Database) throws {
         begin = try db.makeStatement(sql: "BEGIN IMMEDIATE TRANSACTION")
         commit = try db.makeStatement(sql: "COMMIT TRANSACTION")
         rollback = try db.makeStatement(sql: "ROLLBACK TRANSACTION")
         check = try db.makeStatement(sql: RecordRow.storedSQL)
         insert = try db.makeStatement(sql: RecordRow.insertSQL)
-        rollups = try Granularity.allCases.map { try db.makeStatement(sql: rollupSQL($0)) }
-        userSets = try UserSetAggregate.granularities.map { try db.makeStatement(sql: userSetSQL($0)) }
-        lifetime = try db.makeStatement(sql: lifetimeSQL)
+        rollups = try Granularity.allCases.map { try db.makeStatement(sql: SQLiteStore.rollupUpsertSQL[$0]!) }
+        userSets = try UserSetAggregate.granularities.map { try db.makeStatement(sql: UserSetTables.upsertSQL($0)) }
+        lifetime = try db.makeStatement(sql: SQLiteStore.lifetimeUpsertSQL)
         for statement in rollups + userSets + [lifetime] { statement.setUncheckedArguments([]) }
         connection = ObjectIdentifier(db)
     }
