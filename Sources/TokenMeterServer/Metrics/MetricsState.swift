@@ -35,6 +35,22 @@ struct MetricsState {
     /// The pending gauge is set from the store only (`UsageMetrics.followStorePending`).
     var pendingFromStore = false
     var gauges: [[String]: Gauge] = [:]
+    /// The handles of label sets seen before, by the values as recorded: one lookup instead of the
+    /// guards and caches below (about 35 string hashes and five arrays per label set, the larger
+    /// part of the metrics' cost per single-record request; BENCHMARKS.md, issue 20, stop 29). Only
+    /// sets that nothing folded into `__other__` are kept: an admitted value stays admitted and a
+    /// handle stays registered, so the answer never changes, while a folded one must count its
+    /// overflow every time.
+    private var resolved: [ResolvedKey: RecordHandles] = [:]
+    private var overflowsCounted = 0
+
+    private struct ResolvedKey: Hashable {
+        let service, operation, category, provider, model, resourceType: String
+        /// Only for errors: the error series is per type.
+        let errorType: String?
+        let unpriced: Bool
+        let withDuration: Bool
+    }
 
     init(registry: PrometheusCollectorRegistry, limits: MetricsLimits) {
         self.registry = registry
@@ -48,6 +64,19 @@ struct MetricsState {
 
     /// `totals` may sum several records (a batch): overflows are counted once per record.
     mutating func handles(for totals: UsageTotals, withDuration: Bool) -> RecordHandles {
+        let key = ResolvedKey(service: totals.service, operation: totals.operation, category: totals.category,
+                              provider: totals.provider, model: totals.model, resourceType: totals.resourceType,
+                              errorType: totals.status == .error ? totals.errorType ?? "unknown" : nil,
+                              unpriced: totals.unpricedRequests > 0, withDuration: withDuration)
+        if let handles = resolved[key] { return handles }
+        let overflowsBefore = overflowsCounted
+        let handles = resolve(totals, withDuration: withDuration)
+        // Bounded like a metric's series.
+        if overflowsCounted == overflowsBefore, resolved.count < limits.maxSeriesPerMetric { resolved[key] = handles }
+        return handles
+    }
+
+    private mutating func resolve(_ totals: UsageTotals, withDuration: Bool) -> RecordHandles {
         let records = max(1, totals.requests)
         let service = guarded("service", totals.service, records)
         let operation = guarded("operation", totals.operation, records)
@@ -159,6 +188,7 @@ struct MetricsState {
     }
 
     private mutating func countOverflow(_ label: String, _ records: Int64 = 1) {
+        overflowsCounted += 1
         let counter = overflow[label] ?? registry.makeCounter(
             descriptor: MetricNames.descriptor(MetricNames.labelOverflow), labels: [("label", label)])
         overflow[label] = counter

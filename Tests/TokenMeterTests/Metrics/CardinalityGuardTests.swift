@@ -28,6 +28,31 @@ struct CardinalityGuardTests {
         #expect(text.value("tokenmeter_unpriced_requests_total", ["provider": "unknown", "model": "__other__"]) == 9_800)
     }
 
+    /// Label sets seen before take a shortcut to their handles; one folded into `__other__` must not:
+    /// it counts its overflow on every record, however often it comes.
+    @Test func aRepeatedLabelSetCountsTheSameAsItsFirstRecord() throws {
+        let metrics = UsageMetrics(limits: MetricsLimits(maxValuesPerLabel: 1, maxSeriesPerMetric: 10_000))
+        let records: [(model: String, status: RecordStatus, errorType: String?)] = [
+            ("a", .success, nil), ("b", .success, nil), ("a", .success, nil), ("b", .success, nil),
+            ("a", .error, "timeout"), ("a", .error, "rate_limit"), ("a", .error, "timeout"), ("b", .error, "timeout"),
+        ]
+        for _ in 0..<3 {
+            for r in records { metrics.record(Self.record(model: r.model, status: r.status, errorType: r.errorType)) }
+        }
+        let text = try PrometheusText(String(decoding: metrics.exposition(), as: UTF8.self))
+        #expect(text.sum("tokenmeter_requests_total", where: ["model": "a", "status": "success"]) == 6)
+        #expect(text.sum("tokenmeter_requests_total", where: ["model": "a", "status": "error"]) == 9)
+        #expect(text.sum("tokenmeter_requests_total", where: ["model": "__other__", "status": "success"]) == 6)
+        #expect(text.sum("tokenmeter_requests_total", where: ["model": "__other__", "status": "error"]) == 3)
+        // Nine records of model b, every one counted; one error type admitted, rate_limit folded.
+        #expect(text.sum("tokenmeter_label_overflow_total", where: ["label": "model"]) == 9)
+        #expect(text.sum("tokenmeter_label_overflow_total", where: ["label": "error_type"]) == 3)
+        #expect(text.sum("tokenmeter_errors_total", where: ["model": "a", "error_type": "timeout"]) == 6)
+        #expect(text.sum("tokenmeter_errors_total", where: ["model": "a", "error_type": "__other__"]) == 3)
+        #expect(text.sum("tokenmeter_request_duration_seconds_count") == 24)
+        #expect(text.sum("tokenmeter_unpriced_requests_total") == 24)
+    }
+
     @Test func seriesLimitPerMetricFoldsNewLabelSetsIntoOther() throws {
         let metrics = UsageMetrics(limits: MetricsLimits(maxValuesPerLabel: 1000, maxSeriesPerMetric: 40))
         // 10 models × 10 operations = 100 label sets; tokens_total has 4 series per set, so 10 sets fit.
