@@ -29,4 +29,19 @@ struct FieldReaderTests {
         #expect(!reader.isConsumed("id"))
         #expect(reader.consumed == ["model", "user_id", "service", "é", "input_tokens", "total_tokens", "output_tokens"])
     }
+
+    /// The signature bits in front of the scan only rule names out: over many key sets (sizes up to
+    /// the 24 where the dictionary takes over, names sharing lengths and first bytes, the empty
+    /// name, non-ASCII), every present name is found and every absent one is not.
+    @Test func theSignatureNeverHidesAPresentName() {
+        var names = ["", "a", "b", "é", "id", "iD", "ab", "ba", "model", "modem", "Model", "user_id", "service", "tokens", "tokenz"]
+        for length in 1...40 { names.append(String(repeating: "x", count: length)); names.append("y" + String(repeating: "_", count: length)) }
+        var generator = SeededGenerator(seed: 29)
+        for round in 0..<300 {
+            let count = round % 25
+            let present = Set((0..<count).map { _ in names[Int(generator.next() % UInt64(names.count))] })
+            let reader = FieldReader(Dictionary(uniqueKeysWithValues: present.map { ($0, JSONValue.int(1)) }))
+            for name in names { #expect(reader.has(name) == present.contains(name), "\(name) in \(present.sorted())") }
+        }
+    }
 }
