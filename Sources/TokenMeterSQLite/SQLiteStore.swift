@@ -200,7 +200,9 @@ public final class SQLiteStore: UsageStore {
 
     private func guarded<T: Sendable>(_ write: () async throws -> T) async throws -> T {
         if let fault = permanentFault.withLock({ $0 }) { throw fault }
-        if let fileGuard, let change = fileGuard.changeSinceOpen(fileStatus().identity) { throw latch(.permanent(change)) }
+        // Only the identity (one stat): the whole status (statvfs, the directory's path) was a tenth
+        // of the writer's own instructions for a single-record commit.
+        if let fileGuard, let change = fileGuard.changeSinceOpen(FileIdentity(path: path)) { throw latch(.permanent(change)) }
         do {
             return try await write()
         } catch let error as NormalizationError {

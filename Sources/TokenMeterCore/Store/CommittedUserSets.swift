@@ -36,10 +36,16 @@ package struct CommittedUserSets: Sendable {
         for (key, set) in aggregate.sets {
             let current = currentBucket[key.granularity]!
             guard key.bucket == current || key.bucket == current - key.granularity.milliseconds else { continue }
+            // One lookup of the key (seven strings to hash), then the row is changed in place.
             let rowKey = Key(key, dimensions)
-            let before = rows[rowKey]?.chunkCount ?? 0
-            rows[rowKey, default: UserSet()].formUnion(set)
-            chunks += rows[rowKey]!.chunkCount - before
+            if let index = rows.index(forKey: rowKey) {
+                let before = rows.values[index].chunkCount
+                rows.values[index].formUnion(set)
+                chunks += rows.values[index].chunkCount - before
+            } else {
+                rows[rowKey] = set
+                chunks += set.chunkCount
+            }
         }
         if chunks > Self.maxChunks { forgetAll() }
     }
