@@ -89,10 +89,9 @@ public final class UsageMetrics: Sendable {
         for record in records where record.record.status != .pending {
             let totals = UsageTotals(record)
             let key = LabelSetKey(dimensions: RollupDimensions(record), errorType: totals.errorType)
-            if var group = groups[key] {
-                group.totals.add(totals)
-                if let duration = record.record.durationMs { group.durationsMs.append(duration) }
-                groups[key] = group
+            if let index = groups.index(forKey: key) {  // one lookup, then changed in place
+                groups.values[index].totals.add(totals)
+                if let duration = record.record.durationMs { groups.values[index].durationsMs.append(duration) }
             } else {
                 groups[key] = (totals, record.record.durationMs.map { [$0] } ?? [])
                 order.append(key)
