@@ -200,8 +200,8 @@ public final class SQLiteStore: UsageStore {
 
     private func guarded<T: Sendable>(_ write: () async throws -> T) async throws -> T {
         if let fault = permanentFault.withLock({ $0 }) { throw fault }
-        // Only the identity (one stat): the whole status (statvfs, the directory's path) was a tenth
-        // of the writer's own instructions for a single-record commit.
+        // Only the identity (one stat): the whole status (statvfs, the directory's path through
+        // Foundation) cost about 24k instructions per commit, on the writer's serial path.
         if let fileGuard, let change = fileGuard.changeSinceOpen(FileIdentity(path: path)) { throw latch(.permanent(change)) }
         do {
             return try await write()
