@@ -29,7 +29,7 @@ enum RecordRow {
     /// the table it inserts into makes SQLite copy each row through an ephemeral table first (a new
     /// temporary b-tree, its page zeroed, per record; BENCHMARKS.md, issue 20).
     static func insertUnlessStored(_ p: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, idKey: Int64,
-                                   check: OpaquePointer, insert: OpaquePointer) throws(DatabaseError) -> Bool {
+                                   check: OpaquePointer, insert: OpaquePointer, texts: TextArena) throws(DatabaseError) -> Bool {
         var c = StatementBinder(resetting: check)
         c.int(idKey); c.text(p.record.id)
         c.assertComplete()
@@ -42,7 +42,7 @@ enum RecordRow {
         case let code:
             throw DatabaseError.stepFailure(code, check, storedSQL)
         }
-        bind(p, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs, idKey: idKey, to: insert)
+        bind(p, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs, idKey: idKey, to: insert, texts: texts)
         let code = sqlite3_step(insert)
         guard code == SQLITE_DONE else { throw DatabaseError.stepFailure(code, insert, insertSQL) }
         return true
@@ -52,22 +52,25 @@ enum RecordRow {
     /// Binds a record's values, in `columns` order, straight to a prepared `insertSQL` statement
     /// through the sqlite3 C API. Building GRDB `StatementArguments` from 36 existentials per record
     /// was a tenth of the batched ingest profile; this is also what the benchmark's raw-SQLite
-    /// reference binds, so both sides write the same rows.
-    static func bind(_ p: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, idKey: Int64, to statement: OpaquePointer) {
+    /// reference binds, so both sides write the same rows. Text goes through `texts` (`TextArena`):
+    /// call this only after the statement's previous row was stepped.
+    static func bind(_ p: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, idKey: Int64, to statement: OpaquePointer,
+                     texts: TextArena) {
         let r = p.record
         var b = StatementBinder(resetting: statement)
-        b.text(r.id); b.bool(r.idWasGiven); b.int(r.timestamp.unixMilliseconds); b.int(receivedAtMs)
-        b.text(r.userID); b.text(r.plan); b.bool(r.paying)
-        b.text(r.service); b.text(r.operation); b.text(p.category.rawValue); b.text(p.provider); b.text(p.model); b.text(r.model)
-        b.text(r.status.rawValue)
+        texts.startRow()
+        b.text(r.id, in: texts); b.bool(r.idWasGiven); b.int(r.timestamp.unixMilliseconds); b.int(receivedAtMs)
+        b.text(r.userID, in: texts); b.text(r.plan, in: texts); b.bool(r.paying)
+        b.text(r.service, in: texts); b.text(r.operation, in: texts); b.text(p.category.rawValue, in: texts); b.text(p.provider, in: texts); b.text(p.model, in: texts); b.text(r.model, in: texts)
+        b.text(r.status.rawValue, in: texts)
         b.int(r.tokens.input); b.int(r.tokens.cachedInput); b.int(r.tokens.cacheWrite); b.int(r.tokens.output); b.int(r.tokens.reasoning)
         b.real(r.units.requests); b.real(r.units.images); b.real(r.units.seconds); b.real(r.units.minutes); b.real(r.units.characters)
-        b.int(p.costNanoUSD); b.text(p.costSource.rawValue); b.int(r.callerCostNanoUSD); b.text(p.priceVersion); b.bool(p.unpriced)
+        b.int(p.costNanoUSD); b.text(p.costSource.rawValue, in: texts); b.int(r.callerCostNanoUSD); b.text(p.priceVersion, in: texts); b.bool(p.unpriced)
         b.int(p.creditsMicro); b.int(r.creditsMicro); b.int(r.durationMicros)
-        b.text(r.errorType); b.text(r.errorMessage); b.text(r.metadataJSON); b.int(userOrdinal)
-        b.int(r.tokens.cacheWrite1h); b.int(r.routerCostNanoUSD); b.text(StoreRowCoding.unrecognizedJSON(r.unrecognizedUsage))
-        b.text(p.priceMatch); b.text(p.unpricedReason)
-        b.text(r.resourceType); b.text(r.resourceID); b.text(ResourceFields.json(r.tags)); b.int(idKey)
+        b.text(r.errorType, in: texts); b.text(r.errorMessage, in: texts); b.text(r.metadataJSON, in: texts); b.int(userOrdinal)
+        b.int(r.tokens.cacheWrite1h); b.int(r.routerCostNanoUSD); b.text(StoreRowCoding.unrecognizedJSON(r.unrecognizedUsage), in: texts)
+        b.text(p.priceMatch, in: texts); b.text(p.unpricedReason, in: texts)
+        b.text(r.resourceType, in: texts); b.text(r.resourceID, in: texts); b.text(ResourceFields.json(r.tags), in: texts); b.int(idKey)
         b.assertComplete()
     }
 

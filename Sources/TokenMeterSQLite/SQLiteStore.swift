@@ -14,8 +14,10 @@ public final class SQLiteStore: UsageStore {
 
     /// Binds a record to a prepared INSERT of `usageRecordColumns` as the store does (for the
     /// benchmark's raw-SQLite reference). The user ordinal is the store's dictionary id of `userID`.
-    package static func bindUsageRecord(_ record: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, to statement: OpaquePointer) {
-        RecordRow.bind(record, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs, idKey: RecordIDKey.key(record.record.id), to: statement)
+    package static func bindUsageRecord(_ record: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64, to statement: OpaquePointer,
+                                        texts: TextArena) {
+        RecordRow.bind(record, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs, idKey: RecordIDKey.key(record.record.id),
+                       to: statement, texts: texts)
     }
     /// The store's idempotency check and INSERT of `usageRecordColumns` (for the benchmark's
     /// raw-SQLite reference, so both sides run the same statements).
@@ -25,9 +27,9 @@ public final class SQLiteStore: UsageStore {
     /// Writes a record as the store does: the check, then the insert unless the id is stored (for
     /// the benchmark's raw-SQLite reference). Returns whether it inserted.
     package static func insertUsageRecordUnlessStored(_ record: PricedRecord, userOrdinal: Int64?, receivedAtMs: Int64,
-                                                      check: OpaquePointer, insert: OpaquePointer) throws -> Bool {
+                                                      check: OpaquePointer, insert: OpaquePointer, texts: TextArena) throws -> Bool {
         try RecordRow.insertUnlessStored(record, userOrdinal: userOrdinal, receivedAtMs: receivedAtMs,
-                                         idKey: RecordIDKey.key(record.record.id), check: check, insert: insert)
+                                         idKey: RecordIDKey.key(record.record.id), check: check, insert: insert, texts: texts)
     }
     public let path: String
     let userOrdinals = UserOrdinals()
@@ -247,7 +249,8 @@ public final class SQLiteStore: UsageStore {
                 case .insert(let record):
                     let ordinal = try record.record.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
                     if try RecordRow.insertUnlessStored(record, userOrdinal: ordinal, receivedAtMs: receivedAt,
-                                                        idKey: self.idKey(record.record.id), check: check, insert: insert) {
+                                                        idKey: self.idKey(record.record.id), check: check, insert: insert,
+                                                        texts: statements.insertTexts) {
                         results.append(.accepted)
                         if record.record.status != .pending { aggregate.add(record, userOrdinal: ordinal) }
                     } else {

@@ -35,6 +35,19 @@ struct StatementBinder {
         }
     }
 
+    /// Text copied into `arena` and bound from there without SQLite's own copy (`SQLITE_STATIC`):
+    /// SQLite's copy of a transient value is an allocation per value, most of the cost of binding
+    /// a record (BENCHMARKS.md, issue 20, stop 29). The arena keeps the bytes until its next row.
+    mutating func text(_ value: String?, in arena: TextArena) {
+        index += 1
+        guard var value else {
+            sqlite3_bind_null(statement, index)
+            return
+        }
+        let (base, count) = value.withUTF8 { arena.copy($0) }
+        sqlite3_bind_text(statement, index, base, Int32(count), Self.static)
+    }
+
     mutating func int(_ value: Int64?) {
         index += 1
         if let value { sqlite3_bind_int64(statement, index, value) } else { sqlite3_bind_null(statement, index) }
@@ -66,6 +79,49 @@ struct StatementBinder {
     }
 
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    private static let `static` = unsafeBitCast(0, to: sqlite3_destructor_type.self)
+}
+
+/// Memory for the text values of one row bound with `SQLITE_STATIC`, reused row after row. SQLite
+/// reads a value bound that way when the statement steps, so the bytes must stay put from the bind
+/// until the row is stepped: the arena never moves bytes it handed out (a full block is followed
+/// by another, not grown), and `startRow` reuses the blocks only once the row before was stepped
+/// and all of the statement's text parameters are bound anew before the next step.
+///
+/// Not thread-safe: one arena belongs to one writer (the store's writer statements, the
+/// benchmark's raw writer) and is used only where its statement is.
+package final class TextArena {
+    private var blocks: [UnsafeMutableRawBufferPointer] = []
+    private var block = 0
+    private var offset = 0
+    private let blockSize: Int
+
+    package init(blockSize: Int = 16 * 1024) { self.blockSize = blockSize }
+
+    deinit { for block in blocks { block.deallocate() } }
+
+    /// The blocks are free again: call before binding a row, after the row before was stepped.
+    func startRow() {
+        block = 0
+        offset = 0
+    }
+
+    /// A copy of `bytes` that stays where it is until `startRow`; never a NULL pointer (SQLite would
+    /// bind SQL NULL, not '', for one).
+    func copy(_ bytes: UnsafeBufferPointer<UInt8>) -> (UnsafePointer<CChar>, Int) {
+        while block < blocks.count && offset + bytes.count > blocks[block].count {
+            block += 1
+            offset = 0
+        }
+        if block == blocks.count {
+            blocks.append(.allocate(byteCount: max(blockSize, bytes.count, 1), alignment: 1))
+            offset = 0
+        }
+        let start = blocks[block].baseAddress! + offset
+        if let source = bytes.baseAddress { start.copyMemory(from: source, byteCount: bytes.count) }
+        offset += bytes.count
+        return (UnsafePointer(start.assumingMemoryBound(to: CChar.self)), bytes.count)
+    }
 }
 
 extension Database {

@@ -12,6 +12,8 @@ final class WriterStatements {
     let rollback: Statement
     let check: Statement
     let insert: Statement
+    /// The text values of `insert`'s row, bound without SQLite's copy.
+    let insertTexts = TextArena()
     /// Indexed by `Granularity.allCases`.
     let rollups: [Statement]
     /// Indexed by `UserSetAggregate.granularities`.

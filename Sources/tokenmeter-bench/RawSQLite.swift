@@ -15,6 +15,8 @@ final class RawSQLiteWriter {
     private var insert: OpaquePointer?
     /// The store's idempotency check; nil for the layout before v7, whose INSERT checks by itself.
     private var check: OpaquePointer?
+    /// The text of the row being inserted, as the store binds it.
+    private let texts = TextArena()
 
     /// The store's own column list; `write` binds the values in that order.
     static let columns = SQLiteStore.usageRecordColumns
@@ -73,9 +75,9 @@ final class RawSQLiteWriter {
             // A stand-in ordinal of the same storage class: the raw side keeps no user dictionary.
             let ordinal = p.record.userID.map { _ in Int64(1) }
             if let check {
-                _ = try SQLiteStore.insertUsageRecordUnlessStored(p, userOrdinal: ordinal, receivedAtMs: receivedAt, check: check, insert: insert!)
+                _ = try SQLiteStore.insertUsageRecordUnlessStored(p, userOrdinal: ordinal, receivedAtMs: receivedAt, check: check, insert: insert!, texts: texts)
             } else {
-                SQLiteStore.bindUsageRecord(p, userOrdinal: ordinal, receivedAtMs: receivedAt, to: insert!)
+                SQLiteStore.bindUsageRecord(p, userOrdinal: ordinal, receivedAtMs: receivedAt, to: insert!, texts: texts)
                 guard sqlite3_step(insert) == SQLITE_DONE else { throw error("insert") }
                 sqlite3_reset(insert)
             }
