@@ -71,7 +71,7 @@ enum RecordRow {
         b.int(r.tokens.cacheWrite1h); b.int(r.routerCostNanoUSD); b.text(StoreRowCoding.unrecognizedJSON(r.unrecognizedUsage), in: texts)
         b.text(p.priceMatch, in: texts); b.text(p.unpricedReason, in: texts)
         b.text(r.resourceType, in: texts); b.text(r.resourceID, in: texts); b.text(ResourceFields.json(r.tags), in: texts); b.int(idKey)
-        b.assertComplete()
+        b.requireComplete()
     }
 
     static let completeSQL = """

@@ -7,9 +7,11 @@ import GRDBSQLite
 /// built from `[any DatabaseValueConvertible]` cast each value dynamically and were the larger part
 /// of a rollup upsert's instructions (callgrind, BENCHMARKS.md issue 20).
 ///
-/// Text and blobs are bound with `SQLITE_TRANSIENT` (SQLite copies them), so the Swift values need not
-/// outlive the call; text is passed with its UTF-8 length from the string's own storage, without
-/// the temporary C string an implicit `String` to pointer conversion allocates.
+/// `text(_:)` and `blob(_:)` bind with `SQLITE_TRANSIENT` (SQLite copies the value), so the Swift
+/// values need not outlive the call; text is passed with its UTF-8 length from the string's own
+/// storage, without the temporary C string an implicit `String` to pointer conversion allocates.
+/// `text(_:in:)` binds with `SQLITE_STATIC` from a `TextArena` instead: no copy by SQLite, and the
+/// bytes stay in the arena until the row is stepped.
 struct StatementBinder {
     let statement: OpaquePointer
     private(set) var index: Int32 = 0
@@ -78,15 +80,21 @@ struct StatementBinder {
         assert(index == sqlite3_bind_parameter_count(statement), "bound \(index) of \(sqlite3_bind_parameter_count(statement)) parameters")
     }
 
+    /// `assertComplete` in every build, for rows with text from a `TextArena`: a parameter left out
+    /// would point at arena bytes that now hold another value of this row.
+    func requireComplete() {
+        precondition(index == sqlite3_bind_parameter_count(statement), "bound \(index) of \(sqlite3_bind_parameter_count(statement)) parameters")
+    }
+
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
     private static let `static` = unsafeBitCast(0, to: sqlite3_destructor_type.self)
 }
 
 /// Memory for the text values of one row bound with `SQLITE_STATIC`, reused row after row. SQLite
 /// reads a value bound that way when the statement steps, so the bytes must stay put from the bind
-/// until the row is stepped: the arena never moves bytes it handed out (a full block is followed
-/// by another, not grown), and `startRow` reuses the blocks only once the row before was stepped
-/// and all of the statement's text parameters are bound anew before the next step.
+/// until the row is stepped. The arena never moves bytes it handed out (a full block is followed
+/// by another, not grown). The caller calls `startRow` only after the row before was stepped, and
+/// binds every text parameter of the statement anew before the next step (`requireComplete`).
 ///
 /// Not thread-safe: one arena belongs to one writer (the store's writer statements, the
 /// benchmark's raw writer) and is used only where its statement is.
@@ -114,7 +122,9 @@ package final class TextArena {
             offset = 0
         }
         if block == blocks.count {
-            blocks.append(.allocate(byteCount: max(blockSize, bytes.count, 1), alignment: 1))
+            let fresh = UnsafeMutableRawBufferPointer.allocate(byteCount: max(blockSize, bytes.count, 1), alignment: 1)
+            fresh.bindMemory(to: CChar.self)
+            blocks.append(fresh)
             offset = 0
         }
         let start = blocks[block].baseAddress! + offset

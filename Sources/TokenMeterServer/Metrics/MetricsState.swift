@@ -44,6 +44,7 @@ struct MetricsState {
     private var resolved: [ResolvedKey: RecordHandles] = [:]
     private var overflowsCounted = 0
 
+    /// Every input `resolve` reads from the totals (a new one must be added here too).
     private struct ResolvedKey: Hashable {
         let service, operation, category, provider, model, resourceType: String
         /// Only for errors: the error series is per type.

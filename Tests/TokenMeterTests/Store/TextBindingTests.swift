@@ -31,8 +31,8 @@ struct TextBindingTests {
     }
 
     /// Through the store: a batch of records whose text fields are empty, short, and up to the
-    /// limits (16 KiB of metadata spans two of the arena's blocks), each read back as written,
-    /// with '' kept apart from NULL.
+    /// limits (a row with 16 KiB of metadata fills more than one of the arena's blocks), each read
+    /// back as written, with '' kept apart from NULL.
     @Test func everyTextFieldOfABatchReadsBackAsWritten() async throws {
         let path = temporaryDirectory().appendingPathComponent("text.sqlite").path
         let store = try SQLiteStore(path: path, synchronous: .normal)
