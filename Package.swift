@@ -38,9 +38,11 @@ let package = Package(
         ),
         // The system zlib (gzip bodies of OTLP exports): no package to build, Debian's zlib1g-dev to link.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // fallocate(2), which Swift's Glibc module does not export: the SQLite store's commit probe.
+        .target(name: "CFileSystemCalls"),
         .target(
             name: "TokenMeterSQLite",
-            dependencies: ["TokenMeterCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["TokenMeterCore", "CFileSystemCalls", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         // The PostgreSQL backend (issue 19): N instances on one shared database.

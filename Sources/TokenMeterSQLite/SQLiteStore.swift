@@ -47,6 +47,9 @@ public final class SQLiteStore: UsageStore {
     let fileGuard: StoreFileGuard?
     /// A permanent fault seen by a write: every later write fails fast with it, untouched.
     private let permanentFault = Mutex<StoreFault?>(nil)
+    /// Asked after every commit, before it counts as done (`CommitProbe`); nil for a database the
+    /// store did not open itself.
+    let commitProbe: CommitProbe?
     /// The key of a record id in the `id_hash` index: `RecordIDKey.key`, or a test's function (one
     /// that makes different ids collide, to check that the id text decides).
     let idKey: @Sendable (String) -> Int64
@@ -63,7 +66,7 @@ public final class SQLiteStore: UsageStore {
     /// connection. The schema is migrated; the synchronous mode is set and read back. When the
     /// writer's path names a file, the file's identity and free space are watched as for `init(path:)`.
     public convenience init(database: any DatabaseWriter, synchronous: Synchronous = .full, now: @escaping WallClock = Date.init) throws {
-        try self.init(database: database, synchronous: synchronous, requireWAL: false, now: now, idKey: RecordIDKey.key)
+        try self.init(database: database, synchronous: synchronous, requireWAL: false, now: now, idKey: RecordIDKey.key, commitProbe: nil)
     }
 
     /// The GRDB configuration a store's database must be opened with: its SQL functions (user-set
@@ -91,9 +94,10 @@ public final class SQLiteStore: UsageStore {
     }
 
     /// `idKey` must be the function the file was written with (it is stored in `id_hash`); only tests
-    /// pass another one.
+    /// pass another one, or another `probe`.
     convenience init(path: String, synchronous: Synchronous = .full, readonly: Bool = false, now: @escaping WallClock = Date.init,
-                     idKey: @escaping @Sendable (String) -> Int64) throws {
+                     idKey: @escaping @Sendable (String) -> Int64,
+                     probe: (String) -> CommitProbe? = CommitProbe.fallocate(path:)) throws {
         try StoreSoundness.verify(path: path, knownMigrations: StoreSchema.migrator.migrations)
         let pool: DatabasePool
         do {
@@ -101,13 +105,15 @@ public final class SQLiteStore: UsageStore {
         } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
             throw StoreError(StoreSoundness.malformed(path, error))
         }
-        try self.init(database: pool, synchronous: synchronous, requireWAL: true, now: now, idKey: idKey)
+        try self.init(database: pool, synchronous: synchronous, requireWAL: true, now: now, idKey: idKey,
+                      commitProbe: readonly ? nil : probe(path))
     }
 
     init(database: any DatabaseWriter, synchronous: Synchronous, requireWAL: Bool, now: @escaping WallClock,
-         idKey: @escaping @Sendable (String) -> Int64) throws {
+         idKey: @escaping @Sendable (String) -> Int64, commitProbe: CommitProbe?) throws {
         self.now = now
         self.idKey = idKey
+        self.commitProbe = commitProbe
         self.database = database
         let path = database.path
         self.path = path
@@ -180,7 +186,23 @@ public final class SQLiteStore: UsageStore {
     /// Runs a write, failing fast on a permanent fault seen before, on a database file that is no
     /// longer the one opened, and sorting SQLite's errors into transient and permanent faults.
     func guardedWrite<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await guarded { try await self.database.write(updates) }
+        try await guarded {
+            try await self.database.writeWithoutTransaction { db in
+                var value: T?
+                try db.inTransaction {
+                    value = try updates(db)
+                    return .commit
+                }
+                try self.confirmCommit()
+                return value!
+            }
+        }
+    }
+
+    /// Throws a permanent fault when the file system failed around the commit that just returned
+    /// (`CommitProbe`): it is then not acknowledged, and `guarded` stops every later write.
+    private func confirmCommit() throws {
+        if let failure = commitProbe?.fileSystemFailure() { throw StoreFault.commitNotConfirmed(failure) }
     }
 
     /// `guardedWrite` for the record write path: on the writer's kept statements, in their
@@ -195,6 +217,7 @@ public final class SQLiteStore: UsageStore {
                 let statements = try writer.statements(db) { try WriterStatements(db) }
                 let (value, batch, nowMs) = try statements.inTransaction(db) { try updates(db, statements, writer.committedUserSets) }
                 writer.committedUserSets.remember(batch.userSets, dimensions: batch.dimensions, nowMs: nowMs)
+                try self.confirmCommit()
                 return value
             }
         }
