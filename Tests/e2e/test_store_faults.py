@@ -3,8 +3,9 @@
 - FULL really fsyncs: strace counts the sync calls of the running server per committed request, and
   NORMAL is shown to make none.
 - A file-system fault (ext4 on a loop device mounted errors=remount-ro, a fault triggered through
-  /sys/fs/ext4/<dev>/trigger_fs_error), then kill -9, umount, e2fsck, remount, restart: every
-  acknowledged record is there exactly once with FULL. The same run with NORMAL reports what it lost.
+  /sys/fs/ext4/<dev>/trigger_fs_error, the server's writes throttled so that it lands inside a
+  commit's sync), then kill -9, umount, e2fsck, remount, restart: every acknowledged record is
+  there exactly once with FULL. The same run with NORMAL reports what it lost.
 - Full disk (tmpfs), the database file deleted or replaced while running, a corrupt or newer-schema
   file at start, the file-descriptor limit (prlimit), a pending record at the raw-retention edge, a
   clean SIGTERM leaving the main file complete, a long price-change log.
