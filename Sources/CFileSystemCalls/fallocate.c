@@ -5,10 +5,9 @@
 
 int tokenmeter_fallocate_keep_size(int fd, long long offset, long long length) {
 #ifdef FALLOC_FL_KEEP_SIZE
-    return fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length);
+    return fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length) == 0 ? 0 : -errno;
 #else
     (void)fd; (void)offset; (void)length;
-    errno = EOPNOTSUPP;
-    return -1;
+    return -EOPNOTSUPP;
 #endif
 }

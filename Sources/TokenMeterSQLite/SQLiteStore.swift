@@ -47,9 +47,11 @@ public final class SQLiteStore: UsageStore {
     let fileGuard: StoreFileGuard?
     /// A permanent fault seen by a write: every later write fails fast with it, untouched.
     private let permanentFault = Mutex<StoreFault?>(nil)
-    /// Asked after every commit, before it counts as done (`CommitProbe`); nil for a database the
-    /// store did not open itself.
+    /// Asked after every commit, before it counts as done (`CommitProbe`): with synchronous FULL on
+    /// a file the store opened itself whose file system has fallocate; else nil.
     let commitProbe: CommitProbe?
+    /// Whether commits are probed, and why not (for the start-up log line).
+    public let commitCheck: String
     /// The key of a record id in the `id_hash` index: `RecordIDKey.key`, or a test's function (one
     /// that makes different ids collide, to check that the id text decides).
     let idKey: @Sendable (String) -> Int64
@@ -66,7 +68,7 @@ public final class SQLiteStore: UsageStore {
     /// connection. The schema is migrated; the synchronous mode is set and read back. When the
     /// writer's path names a file, the file's identity and free space are watched as for `init(path:)`.
     public convenience init(database: any DatabaseWriter, synchronous: Synchronous = .full, now: @escaping WallClock = Date.init) throws {
-        try self.init(database: database, synchronous: synchronous, requireWAL: false, now: now, idKey: RecordIDKey.key, commitProbe: nil)
+        try self.init(database: database, synchronous: synchronous, requireWAL: false, now: now, idKey: RecordIDKey.key, probe: nil)
     }
 
     /// The GRDB configuration a store's database must be opened with: its SQL functions (user-set
@@ -97,7 +99,7 @@ public final class SQLiteStore: UsageStore {
     /// pass another one, or another `probe`.
     convenience init(path: String, synchronous: Synchronous = .full, readonly: Bool = false, now: @escaping WallClock = Date.init,
                      idKey: @escaping @Sendable (String) -> Int64,
-                     probe: (String) -> CommitProbe? = CommitProbe.fallocate(path:)) throws {
+                     probe: @escaping (String) -> Result<CommitProbe, CommitProbe.Absence> = CommitProbe.fallocate(path:)) throws {
         try StoreSoundness.verify(path: path, knownMigrations: StoreSchema.migrator.migrations)
         let pool: DatabasePool
         do {
@@ -105,15 +107,13 @@ public final class SQLiteStore: UsageStore {
         } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
             throw StoreError(StoreSoundness.malformed(path, error))
         }
-        try self.init(database: pool, synchronous: synchronous, requireWAL: true, now: now, idKey: idKey,
-                      commitProbe: readonly ? nil : probe(path))
+        try self.init(database: pool, synchronous: synchronous, requireWAL: true, now: now, idKey: idKey, probe: probe)
     }
 
     init(database: any DatabaseWriter, synchronous: Synchronous, requireWAL: Bool, now: @escaping WallClock,
-         idKey: @escaping @Sendable (String) -> Int64, commitProbe: CommitProbe?) throws {
+         idKey: @escaping @Sendable (String) -> Int64, probe: ((String) -> Result<CommitProbe, CommitProbe.Absence>)?) throws {
         self.now = now
         self.idKey = idKey
-        self.commitProbe = commitProbe
         self.database = database
         let path = database.path
         self.path = path
@@ -144,6 +144,19 @@ public final class SQLiteStore: UsageStore {
                 throw StoreError("\(path): SQLite did not take the durability settings (synchronous \(level), journal_mode \(mode); wanted \(synchronous.rawValue)\(requireWAL ? " and wal" : ""))")
             }
             try StoreSchema.migrator.migrate(database)
+        }
+        switch (probe, database.configuration.readonly, synchronous) {
+        case (nil, _, _):
+            (commitProbe, commitCheck) = (nil, "no commit probe (a database the caller opened)")
+        case (_, true, _):
+            (commitProbe, commitCheck) = (nil, "no commit probe (read only)")
+        case (_, _, .normal):
+            (commitProbe, commitCheck) = (nil, "no commit probe (synchronous=NORMAL does not sync commits)")
+        case (let probe?, false, .full):
+            switch probe(path) {
+            case .success(let made): (commitProbe, commitCheck) = (made, "commits probed (fallocate after each commit)")
+            case .failure(let absence): (commitProbe, commitCheck) = (nil, "no commit probe: \(absence)")
+            }
         }
         fileGuard = FileIdentity(path: path).map { StoreFileGuard(path: path, opened: $0) }
         userSetsCompleteFrom = try database.read { db in

@@ -41,9 +41,14 @@ extension StoreFileStatus {
 
 /// A file's (device, inode): changes when the file is replaced by another (`mv`, a restore), and
 /// the path stops resolving when it is deleted, while SQLite keeps writing to the old inode.
-public struct FileIdentity: Sendable, Equatable, CustomStringConvertible {
+public struct FileIdentity: Sendable, Hashable, CustomStringConvertible {
     public var device: UInt64
     public var inode: UInt64
+
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
 
     public init?(path: String) {
         var info = stat()

@@ -57,7 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("cannot open the store: \(error)")
         }
         let pragmas = (components.store as? SQLiteStore).map {
-            "journal_mode=\($0.journalMode), synchronous=\($0.synchronousInEffect?.rawValue ?? "?") (read back from the writer connection)"
+            "journal_mode=\($0.journalMode), synchronous=\($0.synchronousInEffect?.rawValue ?? "?") (read back from the writer connection), \($0.commitCheck)"
         } ?? ""
         logger.info("tokenmeter \(TokenMeterVersion.string) on \(config.host):\(config.port), store \(config.databasePath): \(pragmas), \(config.tokens.count) API tokens, at most \(config.maxConnections ?? ConnectionLimit.derivedFromDescriptorLimit()) connections")
         let app = try buildApplication(components, logger: logger)

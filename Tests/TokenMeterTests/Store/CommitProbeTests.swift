@@ -25,10 +25,10 @@ struct CommitProbeTests {
         let probed = Atomic<Int>(0)
         let path = try temporaryDirectory().appendingPathComponent("p.sqlite").path
         let store = try SQLiteStore(path: path, idKey: RecordIDKey.key, probe: { _ in
-            CommitProbe {
+            .success(CommitProbe {
                 probed.add(1, ordering: .relaxed)
                 return failing.load(ordering: .relaxed) ? "Read-only file system" : nil
-            }
+            })
         })
         #expect(try await store.commit([Self.record("a")]) == [.accepted])
         #expect(probed.load(ordering: .relaxed) == 1)
@@ -52,34 +52,56 @@ struct CommitProbeTests {
         #expect(try await Self.storedIDs(store) == ["a", "b"])
     }
 
+    /// Each kind of write commits through one of the two guarded paths; each is probed once per
+    /// commit, after it.
     @Test func everyKindOfWriteIsProbed() async throws {
         let probed = Atomic<Int>(0)
         let path = try temporaryDirectory().appendingPathComponent("k.sqlite").path
         let store = try SQLiteStore(path: path, idKey: RecordIDKey.key, probe: { _ in
-            CommitProbe { probed.add(1, ordering: .relaxed); return nil }
+            .success(CommitProbe { probed.add(1, ordering: .relaxed); return nil })
         })
-        _ = try await store.commit([Self.record("a")])
-        try await store.probeWrite(now: Date())
-        _ = try await store.prune(retention: RetentionPolicy(), now: Date())
-        #expect(probed.load(ordering: .relaxed) >= 3)
+        func probes(_ write: () async throws -> Void) async throws -> Int {
+            let before = probed.load(ordering: .relaxed)
+            try await write()
+            return probed.load(ordering: .relaxed) - before
+        }
+        #expect(try await probes { _ = try await store.commit([Self.record("a")]) } == 1)
+        #expect(try await probes { _ = try await store.commit((0..<50).map { Self.record("b\($0)") }) } == 1)
+        #expect(try await probes { try await store.probeWrite(now: Date()) } == 1)
+        #expect(try await probes { _ = try await store.prune(retention: RetentionPolicy(), now: Date()) } >= 1)
     }
 
-    @Test func theFallocateProbeAllocatesNothingAndChangesNoByte() async throws {
+    @Test func theFallocateProbeChangesNoByteNextToLiveConnections() async throws {
         let path = try temporaryDirectory().appendingPathComponent("f.sqlite").path
         let store = try SQLiteStore(path: path)
+        #expect(store.commitProbe != nil, "this file system has fallocate: \(store.commitCheck)")
+        #expect(store.commitCheck.contains("probed"))
         _ = try await store.commit((0..<200).map { Self.record("r\($0)") })
-        try store.closeDatabase()
-        let probe = try #require(CommitProbe.fallocate(path: path))
+        let probe = try CommitProbe.fallocate(path: path).get()
         let before = try Self.blocksAndBytes(path)
         for _ in 0..<3 { #expect(probe.fileSystemFailure() == nil) }
         let after = try Self.blocksAndBytes(path)
         #expect(after.size == before.size)
         #expect(after.blocks == before.blocks)
         #expect(after.bytes == before.bytes)
+        // The store still writes and reads after probes on its file (its locks are intact).
+        #expect(try await store.commit([Self.record("after")]) == [.accepted])
+        #expect(try await Self.storedIDs(store).count == 201)
     }
 
-    @Test func noProbeWithoutAWritableFile() {
-        #expect(CommitProbe.fallocate(path: "/nonexistent/dir/x.sqlite") == nil)
+    @Test func noProbeWithoutTheFileOrWithoutSyncedCommits() async throws {
+        guard case .failure(.cannotOpen) = CommitProbe.fallocate(path: "/nonexistent/dir/x.sqlite") else {
+            Issue.record("a probe for a file that does not exist")
+            return
+        }
+        let normal = try SQLiteStore(path: temporaryDirectory().appendingPathComponent("n.sqlite").path, synchronous: .normal)
+        #expect(normal.commitProbe == nil)
+        #expect(normal.commitCheck.contains("NORMAL"))
+        let unsupported = try SQLiteStore(path: temporaryDirectory().appendingPathComponent("u.sqlite").path, idKey: RecordIDKey.key,
+                                          probe: { _ in .failure(.unsupported("Operation not supported")) })
+        #expect(unsupported.commitProbe == nil)
+        #expect(unsupported.commitCheck.contains("does not support fallocate"))
+        #expect(try await unsupported.commit([Self.record("a")]) == [.accepted])
     }
 
     static func blocksAndBytes(_ path: String) throws -> (size: Int64, blocks: Int64, bytes: Data) {
