@@ -283,7 +283,7 @@ public final class SQLiteStore: UsageStore {
             for write in writes {
                 switch write {
                 case .insert(let record):
-                    let ordinal = try record.record.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
+                    let ordinal = try record.record.userID.map { try self.userOrdinals.ordinal(of: $0, db, statements, &resolved) }
                     if try RecordRow.insertUnlessStored(record, userOrdinal: ordinal, receivedAtMs: receivedAt,
                                                         idKey: self.idKey(record.record.id), check: check, insert: insert,
                                                         texts: statements.insertTexts) {
@@ -293,7 +293,7 @@ public final class SQLiteStore: UsageStore {
                         results.append(.duplicate)
                     }
                 case .complete(let id, let completion, let reprice):
-                    results.append(try self.complete(id: id, completion, reprice, completedAt: now, db, &aggregate, &resolved))
+                    results.append(try self.complete(id: id, completion, reprice, completedAt: now, db, statements, &aggregate, &resolved))
                 }
             }
             try Self.write(aggregate, statements, skipping: committedUserSets)
@@ -304,7 +304,7 @@ public final class SQLiteStore: UsageStore {
     }
 
     private func complete(id: String, _ completion: RecordCompletion, _ reprice: (UsageRecord) throws -> PricedRecord,
-                          completedAt: Date, _ db: Database, _ aggregate: inout BatchAggregate,
+                          completedAt: Date, _ db: Database, _ statements: WriterStatements, _ aggregate: inout BatchAggregate,
                           _ resolved: inout UserOrdinals.Resolved) throws -> StoreWriteResult {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM usage_records WHERE id_hash = ? AND id = ?",
                                          arguments: [idKey(id), id]) else {
@@ -319,7 +319,7 @@ public final class SQLiteStore: UsageStore {
             return .rejected(error)
         }
         try db.execute(sql: RecordRow.completeSQL, arguments: RecordRow.completionArguments(priced, completedAt: completedAt, seq: row["seq"]))
-        let ordinal = try (row["user_ordinal"] as Int64?) ?? stored.userID.map { try self.userOrdinals.ordinal(of: $0, db, &resolved) }
+        let ordinal = try (row["user_ordinal"] as Int64?) ?? stored.userID.map { try self.userOrdinals.ordinal(of: $0, db, statements, &resolved) }
         aggregate.add(priced, userOrdinal: ordinal)
         return .completed(priced, pendingModel: row["model"])
     }

@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 import TokenMeterCore
 import Synchronization
 
@@ -16,21 +17,44 @@ final class UserOrdinals: Sendable {
         fileprivate(set) var ordinals: [String: Int64] = [:]
     }
 
-    func ordinal(of user: String, _ db: Database, _ resolved: inout Resolved) throws -> Int64 {
+    /// The ordinal of `user`, assigned (INSERT) when it has none, on the writer's kept statements
+    /// (`WriterStatements.userOrdinalSelect`, `.userOrdinalInsert`): through GRDB's statement cache
+    /// each new user cost two lookups by SQL text (BENCHMARKS.md, issue 20, stop 30).
+    func ordinal(of user: String, _ db: Database, _ statements: WriterStatements, _ resolved: inout Resolved) throws -> Int64 {
         // Swift compares strings by canonical equivalence, SQLite by bytes: "café" in NFC and NFD
         // are one dictionary key but two user ids. Only ASCII ids (where the two agree) are cached.
         let cacheable = user.utf8.allSatisfy { $0 < 0x80 }
         if cacheable, let known = resolved.ordinals[user] ?? cache.withLock({ $0[user] }) { return known }
-        let select = try db.cachedStatement(sql: "SELECT ordinal FROM user_ordinals WHERE user_id = ?")
-        let ordinal: Int64
-        if let existing = try Int64.fetchOne(select, arguments: [user]) {
-            ordinal = existing
-        } else {
-            try db.cachedStatement(sql: "INSERT INTO user_ordinals (user_id) VALUES (?)").execute(arguments: [user])
-            ordinal = db.lastInsertedRowID
-        }
+        let ordinal = try Self.stored(user, statements.userOrdinalSelect) ?? Self.assign(user, db, statements.userOrdinalInsert)
         if cacheable { resolved.ordinals[user] = ordinal }
         return ordinal
+    }
+
+    static let selectSQL = "SELECT ordinal FROM user_ordinals WHERE user_id = ?"
+    static let insertSQL = "INSERT INTO user_ordinals (user_id) VALUES (?)"
+
+    private static func stored(_ user: String, _ select: Statement) throws -> Int64? {
+        let statement = select.sqliteStatement
+        var b = StatementBinder(resetting: statement)
+        b.text(user)
+        b.assertComplete()
+        defer { sqlite3_reset(statement) }
+        switch sqlite3_step(statement) {
+        case SQLITE_ROW: return sqlite3_column_int64(statement, 0)
+        case SQLITE_DONE: return nil
+        case let code: throw DatabaseError.stepFailure(code, statement, selectSQL)
+        }
+    }
+
+    private static func assign(_ user: String, _ db: Database, _ insert: Statement) throws -> Int64 {
+        let statement = insert.sqliteStatement
+        var b = StatementBinder(resetting: statement)
+        b.text(user)
+        b.assertComplete()
+        defer { sqlite3_reset(statement) }
+        let code = sqlite3_step(statement)
+        guard code == SQLITE_DONE else { throw DatabaseError.stepFailure(code, statement, insertSQL) }
+        return sqlite3_last_insert_rowid(db.sqliteConnection)
     }
 
     /// Call after the transaction that resolved them committed.

@@ -19,6 +19,9 @@ final class WriterStatements {
     /// Indexed by `UserSetAggregate.granularities`.
     let userSets: [Statement]
     let lifetime: Statement
+    /// `UserOrdinals`' lookup and assignment.
+    let userOrdinalSelect: Statement
+    let userOrdinalInsert: Statement
     /// The connection they were prepared on.
     let connection: ObjectIdentifier
 
@@ -31,6 +34,8 @@ final class WriterStatements {
         rollups = try Granularity.allCases.map { try db.makeStatement(sql: SQLiteStore.rollupUpsertSQL[$0]!) }
         userSets = try UserSetAggregate.granularities.map { try db.makeStatement(sql: UserSetTables.upsertSQL($0)) }
         lifetime = try db.makeStatement(sql: SQLiteStore.lifetimeUpsertSQL)
+        userOrdinalSelect = try db.makeStatement(sql: UserOrdinals.selectSQL)
+        userOrdinalInsert = try db.makeStatement(sql: UserOrdinals.insertSQL)
         for statement in rollups + userSets + [lifetime] { statement.setUncheckedArguments([]) }
         connection = ObjectIdentifier(db)
     }
