@@ -32,7 +32,7 @@ public struct CommitProbe: Sendable {
         fileSystemFailure = failure
     }
 
-    /// Why a store has no fallocate probe, or nil when it has one.
+    /// Why a store has no fallocate probe.
     enum Absence: Error, Equatable, CustomStringConvertible {
         case cannotOpen(String)
         case unsupported(String)
