@@ -55,15 +55,15 @@ public struct CommitProbe: Sendable {
         case .failure(let absence): return .failure(absence)
         }
         let first = tokenmeter_fallocate_keep_size(descriptor, 0, 1)
-        if first != 0, first != -EROFS, first != -EIO {
+        if first != 0, refusal(first) == nil {
             return .failure(.unsupported(String(cString: strerror(-first))))
         }
-        return .success(CommitProbe { journalRefusal(descriptor) })
+        return .success(CommitProbe { refusal(tokenmeter_fallocate_keep_size(descriptor, 0, 1)) })
     }
 
-    private static func journalRefusal(_ descriptor: Int32) -> String? {
-        let result = tokenmeter_fallocate_keep_size(descriptor, 0, 1)
-        // Any other answer (ENOSPC…) says nothing about a commit that its sync already confirmed.
+    /// What a fallocate result says about the file system: EROFS or EIO, a failed one. Any other
+    /// answer (success, ENOSPC…) says nothing about a commit that its sync already confirmed.
+    private static func refusal(_ result: Int32) -> String? {
         guard result == -EROFS || result == -EIO else { return nil }
         return String(cString: strerror(-result))
     }

@@ -25,7 +25,7 @@ final class UserOrdinals: Sendable {
         // are one dictionary key but two user ids. Only ASCII ids (where the two agree) are cached.
         let cacheable = user.utf8.allSatisfy { $0 < 0x80 }
         if cacheable, let known = resolved.ordinals[user] ?? cache.withLock({ $0[user] }) { return known }
-        let ordinal = try Self.stored(user, statements.userOrdinalSelect) ?? Self.assign(user, db, statements.userOrdinalInsert)
+        let ordinal = try Self.stored(user, statements.userOrdinalSelect) ?? Self.assign(user, db, statements)
         if cacheable { resolved.ordinals[user] = ordinal }
         return ordinal
     }
@@ -46,14 +46,11 @@ final class UserOrdinals: Sendable {
         }
     }
 
-    private static func assign(_ user: String, _ db: Database, _ insert: Statement) throws -> Int64 {
-        let statement = insert.sqliteStatement
-        var b = StatementBinder(resetting: statement)
+    private static func assign(_ user: String, _ db: Database, _ statements: WriterStatements) throws -> Int64 {
+        var b = StatementBinder(resetting: statements.userOrdinalInsert.sqliteStatement)
         b.text(user)
         b.assertComplete()
-        defer { sqlite3_reset(statement) }
-        let code = sqlite3_step(statement)
-        guard code == SQLITE_DONE else { throw DatabaseError.stepFailure(code, statement, insertSQL) }
+        try statements.step(statements.userOrdinalInsert)
         return sqlite3_last_insert_rowid(db.sqliteConnection)
     }
 

@@ -55,7 +55,8 @@ final class WriterStatements {
         }
     }
 
-    private func step(_ statement: Statement) throws {
+    /// Steps a statement that returns no row, and resets it.
+    func step(_ statement: Statement) throws {
         let code = sqlite3_step(statement.sqliteStatement)
         // The error message is read before the reset, which may replace it.
         let failure = code == SQLITE_DONE ? nil : DatabaseError.stepFailure(code, statement.sqliteStatement, statement.sql)

@@ -169,10 +169,6 @@ class WriteThrottle:
             self.remove()
             warnings.warn(f"cannot throttle through {group} ({e}): the fault test runs unthrottled (a weaker test)")
 
-    @property
-    def active(self) -> bool:
-        return self.group is not None
-
     def remove(self):
         if self.group is None:
             return
