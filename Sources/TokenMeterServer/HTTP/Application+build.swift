@@ -29,7 +29,7 @@ public struct AppComponents: Sendable {
         // On a store other instances write too, the pending gauge is the store's, read with the store gauges.
         if store.writtenByOtherProcesses { metrics.followStorePending() }
         metrics.setPending(try await store.pendingCounts())
-        let queue = WriteQueue(capacity: config.queueCapacity)
+        let queue = WriteQueue(capacity: config.queueCapacity, metrics: metrics)
         metrics.setQueueCapacity(config.queueCapacity)
         let normalizer = RecordNormalizer(maxAge: Double(config.retention.rawDays) * 86400, now: now)
         let pipeline = IngestPipeline(normalizer: normalizer, pricing: pricing, queue: queue, metrics: metrics)

@@ -69,7 +69,7 @@ public struct BatchWriter: Service {
             let elapsed = ContinuousClock.now - start
             metrics.storeWrite(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             metrics.setQueueDepth(queue.depth)
-            countCommitted(writes, results)
+            movePendingGauge(writes, results)
             var offset = 0
             for item in batch {
                 item.continuation.resume(returning: Array(results[offset..<(offset + item.writes.count)]))
@@ -84,27 +84,21 @@ public struct BatchWriter: Service {
         }
     }
 
-    /// The one place where committed writes become counter updates: new completed records and
-    /// completions count as calls, new pending records move the pending gauge.
-    private func countCommitted(_ writes: [StoreWrite], _ results: [StoreWriteResult]) {
-        var counted: [PricedRecord] = []
-        counted.reserveCapacity(writes.count)
+    /// The pending gauge's moves for committed writes: new pending records and completions. They
+    /// stay on the writer, in commit order: the gauge stops at 0, so a completion counted before
+    /// its own insert would leave the insert's +1 for ever. The calls the writes add are counted by
+    /// each request's own task (`WriteQueue.submit`), off this serial path.
+    private func movePendingGauge(_ writes: [StoreWrite], _ results: [StoreWriteResult]) {
         for (write, result) in zip(writes, results) {
             switch (write, result) {
-            case (.insert(let record), .accepted):
-                if record.record.status == .pending {
-                    metrics.pendingChanged(service: record.record.service, operation: record.record.operation, model: record.model, by: 1)
-                } else {
-                    counted.append(record)
-                }
+            case (.insert(let record), .accepted) where record.record.status == .pending:
+                metrics.pendingChanged(service: record.record.service, operation: record.record.operation, model: record.model, by: 1)
             case (.complete, .completed(let priced, let pendingModel)):
                 metrics.pendingChanged(service: priced.record.service, operation: priced.record.operation, model: pendingModel, by: -1)
-                counted.append(priced)
             default:
                 break
             }
         }
-        metrics.record(batch: counted)
     }
 }
 

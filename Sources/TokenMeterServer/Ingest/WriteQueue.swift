@@ -3,6 +3,8 @@ import Synchronization
 
 /// The bounded queue between request handlers and the batch writer. A handler's records wait here
 /// until the writer has committed them; a full queue refuses at once (the handler answers 503).
+/// Once they are committed, the handler's own task counts the calls they add into the metrics,
+/// before it answers: that work then runs beside the writer instead of on its serial path.
 public final class WriteQueue: Sendable {
     public enum SubmitError: Error, Equatable, Sendable {
         /// More records are waiting than the queue holds.
@@ -25,9 +27,14 @@ public final class WriteQueue: Sendable {
     }
 
     public let capacity: Int
+    /// Where committed calls are counted.
+    let metrics: UsageMetrics
     private let state = Mutex(State())
 
-    public init(capacity: Int) { self.capacity = capacity }
+    public init(capacity: Int, metrics: UsageMetrics) {
+        self.capacity = capacity
+        self.metrics = metrics
+    }
 
     public var depth: Int { state.withLock { $0.recordCount } }
 
@@ -36,9 +43,31 @@ public final class WriteQueue: Sendable {
         try await submit(records.map(StoreWrite.insert)).map { $0.writeOutcome ?? .duplicate }
     }
 
-    /// Waits until the writer committed `writes` (inserts and completions); throws `SubmitError`
-    /// or the store's error.
+    /// Waits until the writer committed `writes` (inserts and completions), and counts the calls
+    /// they added; throws `SubmitError` or the store's error.
     public func submit(_ writes: [StoreWrite]) async throws -> [StoreWriteResult] {
+        let results = try await committed(writes)
+        let calls = Self.calls(writes, results)
+        if !calls.isEmpty { metrics.record(batch: calls) }
+        return results
+    }
+
+    /// The one place where committed writes become counted calls: new completed records and
+    /// completed pending ones (the pending gauge moves on the writer, `BatchWriter`).
+    static func calls(_ writes: [StoreWrite], _ results: [StoreWriteResult]) -> [PricedRecord] {
+        var calls: [PricedRecord] = []
+        calls.reserveCapacity(writes.count)
+        for (write, result) in zip(writes, results) {
+            switch (write, result) {
+            case (.insert(let record), .accepted) where record.record.status != .pending: calls.append(record)
+            case (.complete, .completed(let priced, _)): calls.append(priced)
+            default: break
+            }
+        }
+        return calls
+    }
+
+    private func committed(_ writes: [StoreWrite]) async throws -> [StoreWriteResult] {
         let records = writes
         return try await withCheckedThrowingContinuation { continuation in
             let (error, waiter) = state.withLock { state -> (SubmitError?, CheckedContinuation<Void, Never>?) in

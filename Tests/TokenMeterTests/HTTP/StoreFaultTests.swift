@@ -132,7 +132,7 @@ struct StoreFaultTests {
     }
 
     @Test func aFullQueueAnswers503() async throws {
-        let queue = WriteQueue(capacity: 10)
+        let queue = WriteQueue(capacity: 10, metrics: UsageMetrics())
         let record = CostCalculator.price(UsageRecord(timestamp: Date(), operation: "a", model: "m"), entry: nil)
         // Nobody drains this queue: the first request waits, the next one that does not fit is refused at once.
         let waiting = Task { try await queue.submit(Array(repeating: record, count: 8)) }

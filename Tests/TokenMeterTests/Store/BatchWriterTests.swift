@@ -16,7 +16,7 @@ struct BatchWriterTests {
 
         init(capacity: Int = 100, maxDelay: Duration = .zero) throws {
             store = FaultInjectingStore(try SQLiteStore(path: temporaryDirectory().appendingPathComponent("w.sqlite").path, synchronous: .normal))
-            queue = WriteQueue(capacity: capacity)
+            queue = WriteQueue(capacity: capacity, metrics: metrics)
             writer = BatchWriter(queue: queue, store: store, metrics: metrics, health: StoreHealth(openedAt: Date()),
                                  maxBatchRecords: 1000, maxDelay: maxDelay, logger: Logger(label: "test"))
         }
@@ -52,7 +52,7 @@ struct BatchWriterTests {
         #expect(priced.record.tokens.output == 5 && pendingModel == "m")
         #expect(try await again.value == [.alreadyCompleted(.success)])
         let m = try h.counters()
-        #expect(m.sum("tokenmeter_requests_total") == 1)         // counted once, by the writer
+        #expect(m.sum("tokenmeter_requests_total") == 1)         // counted once, by the completion's request
         #expect(m.sum("tokenmeter_pending_requests") == 0)
         h.queue.close()
         try await running.value
